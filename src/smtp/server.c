@@ -1,0 +1,750 @@
+/*
+ * server - SMTP sessions on the event loop.
+ *
+ * Owns the listeners, every struct smtp_conn (one per TCP connection, with
+ * its protocol engine), the per-address connection counts and the free
+ * space figure the engine checks. Each read callback feeds all buffered
+ * input to the engine and writes all replies at once, which is what
+ * PIPELINING needs (RFC 2920: replies in order, flushed before waiting).
+ * A complete message goes to the commit pool; reading pauses until the
+ * reply for it is sent.
+ *
+ * Memory per session is bounded: input stops being read past a high
+ * watermark, replies stop being produced while unsent output is large,
+ * and the message itself is capped by max_message_size.
+ *
+ * A connection is never freed inside its own callback: it is put on the
+ * reap list and freed from a separate event.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "../conf/conf.h"
+#include "../event/pool.h"
+#include "../explain/kb.h"
+#include "../lib/log.h"
+#include "../lib/util.h"
+#include "../net/listen.h"
+#include "../store/commit.h"
+#include "proto.h"
+#include "trace.h"
+
+#define READ_HIGH (256 * 1024)   /* input buffered before reads pause */
+#define WRITE_HIGH (256 * 1024)  /* unsent output before input pauses */
+#define IPTAB_SIZE 1024
+#define SPACE_INTERVAL 2         /* seconds between free-space checks */
+
+struct ipcount {
+	struct ipcount *next;
+	unsigned n;
+	char ip[64];
+};
+
+struct smtp_conn {
+	struct server *srv;
+	struct bufferevent *bev;
+	struct proto proto;
+	char id[16];
+	struct ipcount *ipc;
+	struct commit_req *commit; /* in flight, or NULL */
+	uint64_t commit_start;
+	int closing;               /* send what is queued, then free */
+	int gone;                  /* the client is gone: free, send nothing */
+	int reaping;
+	struct smtp_conn *prev, *next;
+	struct smtp_conn *reap_next;
+};
+
+struct server {
+	struct event_base *base;
+	const struct conf *conf;
+	struct pool *pool;
+	struct evconnlistener **listeners;
+	size_t nlisteners;
+	struct event *reap_ev;
+	struct event *space_ev;
+	struct event *resume_ev;
+	struct event *shutdown_ev;
+	struct pool_job space_job;
+	int space_busy;
+	uint64_t space_now;      /* written by the worker, read in done */
+	uint64_t free_space;
+	struct smtp_conn *conns;
+	struct smtp_conn *reap;
+	unsigned nconns;
+	int shutting_down;
+	int accept_paused;
+	unsigned long next_id;
+	struct ipcount *iptab[IPTAB_SIZE];
+};
+
+static void conn_process(struct smtp_conn *c);
+static void conn_flush(struct smtp_conn *c);
+
+/* ---- per-address connection counts ---- */
+
+static unsigned
+ip_hash(const char *ip)
+{
+	unsigned h = 2166136261u;
+
+	for (; *ip; ip++)
+		h = (h ^ (unsigned char)*ip) * 16777619u;
+	return h % IPTAB_SIZE;
+}
+
+static struct ipcount *
+ip_get(struct server *s, const char *ip, int create)
+{
+	unsigned h = ip_hash(ip);
+	struct ipcount *e;
+
+	for (e = s->iptab[h]; e != NULL; e = e->next)
+		if (strcmp(e->ip, ip) == 0)
+			return e;
+	if (!create || (e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	snprintf(e->ip, sizeof(e->ip), "%s", ip);
+	e->next = s->iptab[h];
+	s->iptab[h] = e;
+	return e;
+}
+
+static void
+ip_put(struct server *s, struct ipcount *e)
+{
+	struct ipcount **pp;
+
+	if (--e->n > 0)
+		return;
+	for (pp = &s->iptab[ip_hash(e->ip)]; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			free(e);
+			return;
+		}
+	}
+}
+
+/* ---- logging: the engine's reply hook ---- */
+
+static void
+log_reply(struct proto *p, enum reply_id id, const char *detail)
+{
+	struct smtp_conn *c = p->hook_arg;
+	const struct reply_def *r = reply_get(id);
+
+	if (r->code < 400) {
+		log_debug("conn=%s ev=reply cmd=%s code=%d%s%s", c->id, p->verb,
+		    r->code, detail ? " detail=" : "", detail ? detail : "");
+		return;
+	}
+	log_info("conn=%s ev=reject client=%s cmd=%s code=%d esc=%s "
+	    "reason=%s%s%s%s why=\"%s\"", c->id, p->client_ip, p->verb,
+	    r->code, r->esc ? r->esc : "-", reply_name(id),
+	    detail && !(r->flags & RF_HOST) ? " detail=\"" : "",
+	    detail && !(r->flags & RF_HOST) ? detail : "",
+	    detail && !(r->flags & RF_HOST) ? "\"" : "",
+	    kb_short(r->code, r->esc));
+}
+
+/* ---- connection lifetime ---- */
+
+static void
+conn_reap(struct smtp_conn *c)
+{
+	if (c->reaping)
+		return;
+	c->reaping = 1;
+	c->reap_next = c->srv->reap;
+	c->srv->reap = c;
+	event_active(c->srv->reap_ev, EV_TIMEOUT, 0);
+}
+
+static void
+conn_free(struct smtp_conn *c)
+{
+	struct server *s = c->srv;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	if (c->ipc)
+		ip_put(s, c->ipc);
+	if (c->bev)
+		bufferevent_free(c->bev);
+	proto_free(&c->proto);
+	log_info("conn=%s ev=disconnect", c->id);
+	free(c);
+	/* a slot is free again: resume accepting if we had paused */
+	if (s->accept_paused)
+		event_active(s->resume_ev, EV_TIMEOUT, 0);
+	if (s->shutting_down && s->nconns == 0)
+		event_base_loopexit(s->base, NULL);
+}
+
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	while (s->reap != NULL) {
+		struct smtp_conn *c = s->reap;
+
+		s->reap = c->reap_next;
+		/* a commit in flight still reads the body: wait for it */
+		if (c->commit != NULL) {
+			c->reaping = 0;
+			continue;
+		}
+		conn_free(c);
+	}
+}
+
+/* the client is gone or must be cut off: free when safe */
+static void
+conn_drop(struct smtp_conn *c)
+{
+	c->gone = 1;
+	if (c->bev)
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	if (c->commit == NULL)
+		conn_reap(c);
+}
+
+static void
+set_timeouts(struct smtp_conn *c)
+{
+	const struct conf *cf = c->srv->conf;
+	struct timeval rt = { 0, 0 }, wt = { 0, 0 };
+	int data = c->proto.state == PS_DATA || c->proto.state == PS_BDAT;
+
+	rt.tv_sec = data ? cf->data_timeout : cf->command_timeout;
+	wt.tv_sec = cf->command_timeout;
+	bufferevent_set_timeouts(c->bev, &rt, &wt);
+}
+
+/* write the engine's replies; close once they are out if the session ended */
+static void
+conn_flush(struct smtp_conn *c)
+{
+	struct buf *out = &c->proto.out;
+
+	if (c->gone)
+		return;
+	if (out->len > 0) {
+		if (bufferevent_write(c->bev, out->data, out->len) < 0) {
+			conn_drop(c);
+			return;
+		}
+		buf_reset(out);
+	}
+	if (c->proto.state == PS_CLOSED && !c->closing) {
+		c->closing = 1;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+	if (c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_drop(c);
+}
+
+/* ---- commit ---- */
+
+static void
+commit_cb(struct commit_req *r)
+{
+	struct smtp_conn *c = r->arg;
+	struct proto *p = &c->proto;
+	enum reply_id id = commit_reply(r->err);
+	const struct reply_def *rd = reply_get(id);
+	unsigned long ms = (unsigned long)((now_usec() - c->commit_start) / 1000);
+
+	if (r->err == 0) {
+		char rcpts[1024];
+		size_t n = 0;
+
+		rcpts[0] = '\0';
+		for (size_t i = 0; i < p->txn.nrcpts && n < sizeof(rcpts); i++) {
+			int k = snprintf(rcpts + n, sizeof(rcpts) - n, "%s<%s>",
+			    i ? "," : "", p->txn.rcpts[i]);
+			if (k < 0)
+				break;
+			n += (size_t)k;
+		}
+		log_info("conn=%s ev=accept qid=%s client=%s from=<%s> "
+		    "nrcpt=%zu rcpt=%s size=%zu code=%d esc=%s commit_ms=%lu",
+		    c->id, r->qid, p->client_ip, p->txn.sender, p->txn.nrcpts,
+		    rcpts, p->txn.body.len, rd->code, rd->esc, ms);
+	} else {
+		log_err("conn=%s ev=commit-failed qid=%s from=<%s> size=%zu "
+		    "error=\"%s\" code=%d esc=%s", c->id, r->qid, p->txn.sender,
+		    p->txn.body.len, strerror(r->err), rd->code, rd->esc);
+	}
+	c->commit = NULL;
+	if (c->gone) {
+		commit_req_free(r);
+		conn_reap(c);
+		return;
+	}
+	proto_commit_done(p, id, id == R_QUEUED ? r->qid : NULL);
+	commit_req_free(r);
+	conn_flush(c);
+	if (!c->gone && !c->closing) {
+		bufferevent_enable(c->bev, EV_READ);
+		conn_process(c);
+	}
+}
+
+/* hand the complete message to the commit pool */
+static void
+commit_begin(struct smtp_conn *c)
+{
+	struct proto *p = &c->proto;
+	struct commit_req *r;
+	struct trace_info ti;
+
+	r = commit_req_new(c->srv->conf, p->txn.boxes, p->txn.nboxes);
+	if (r == NULL) {
+		proto_commit_done(p, R_LOCAL_ERR, NULL);
+		return;
+	}
+	memset(&ti, 0, sizeof(ti));
+	ti.sender = p->txn.sender;
+	ti.helo = p->helo;
+	ti.client_ip = p->client_ip;
+	ti.hostname = c->srv->conf->hostname;
+	ti.with = proto_with(p);
+	ti.qid = r->qid;
+	ti.for_rcpt = p->txn.nrcpts == 1 ? p->txn.rcpts[0] : NULL;
+	ti.when = time(NULL);
+	if (trace_headers(&r->head, &ti) < 0) {
+		commit_req_free(r);
+		proto_commit_done(p, R_LOCAL_ERR, NULL);
+		return;
+	}
+	r->body = p->txn.body.data ? p->txn.body.data : "";
+	r->bodylen = p->txn.body.len;
+	r->cb = commit_cb;
+	r->arg = c;
+	c->commit = r;
+	c->commit_start = now_usec();
+	bufferevent_disable(c->bev, EV_READ);
+	commit_submit(c->srv->pool, r);
+}
+
+/* ---- input ---- */
+
+/* feed buffered input to the engine until it must wait */
+static void
+conn_process(struct smtp_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	while (!c->gone && !c->closing && c->commit == NULL) {
+		struct evbuffer_iovec v;
+		size_t used;
+
+		if (evbuffer_get_length(out) + c->proto.out.len >= WRITE_HIGH) {
+			/* the client is not reading: stop until it does */
+			bufferevent_disable(c->bev, EV_READ);
+			break;
+		}
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+			break;
+		c->proto.free_space = c->srv->free_space;
+		used = proto_feed(&c->proto, v.iov_base, v.iov_len);
+		evbuffer_drain(in, used);
+		if (c->proto.state == PS_COMMIT) {
+			conn_flush(c);
+			commit_begin(c);
+			if (c->commit != NULL)
+				return;
+			continue;
+		}
+		conn_flush(c);
+		if (used == 0)
+			break;
+	}
+	if (!c->gone && !c->closing)
+		set_timeouts(c);
+	conn_flush(c);
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	conn_process(arg);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	if (c->closing) {
+		conn_flush(c);
+		return;
+	}
+	/* output drained: resume input if we had paused for it */
+	if (c->commit == NULL && !c->gone) {
+		bufferevent_enable(c->bev, EV_READ);
+		conn_process(c);
+	}
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		if ((what & BEV_EVENT_READING) && !c->closing &&
+		    c->commit == NULL) {
+			log_info("conn=%s ev=timeout client=%s state=%d", c->id,
+			    c->proto.client_ip, (int)c->proto.state);
+			proto_timeout(&c->proto);
+			bufferevent_enable(c->bev, EV_WRITE);
+			conn_flush(c);
+			return;
+		}
+		log_info("conn=%s ev=timeout-write client=%s", c->id,
+		    c->proto.client_ip);
+		conn_drop(c);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		int mid = c->proto.state == PS_DATA || c->proto.state == PS_BDAT;
+
+		log_info("conn=%s ev=%s client=%s%s", c->id,
+		    (what & BEV_EVENT_EOF) ? "eof" : "error", c->proto.client_ip,
+		    mid ? " lost=message-in-transfer" : "");
+		conn_drop(c);
+	}
+}
+
+/* ---- accepting ---- */
+
+/* refuse a connection with a 421 written straight to the socket */
+static void
+refuse(struct server *s, evutil_socket_t fd, enum reply_id id, const char *ip)
+{
+	struct buf b;
+	const struct reply_def *r = reply_get(id);
+
+	buf_init(&b, 1024);
+	if (reply_format(&b, id, s->conf->hostname) == 0) {
+		/* best effort: the socket is fresh, the reply is tiny */
+		if (send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+			/* the client will see the close instead */
+		}
+	}
+	buf_free(&b);
+	log_info("conn=- ev=refuse client=%s code=%d esc=%s reason=%s", ip,
+	    r->code, r->esc, reply_name(id));
+	close(fd);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct server *s = arg;
+	const struct conf *cf = s->conf;
+	char ip[64] = "unknown";
+	struct smtp_conn *c;
+	struct ipcount *e;
+	int one = 1;
+
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, ip,
+		    sizeof(ip));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, ip,
+		    sizeof(ip));
+	if (s->shutting_down) {
+		refuse(s, fd, R_SHUTDOWN, ip);
+		return;
+	}
+	if (s->nconns >= cf->max_connections) {
+		refuse(s, fd, R_CONN_LIMIT, ip);
+		return;
+	}
+	e = ip_get(s, ip, 1);
+	if (e == NULL) {
+		refuse(s, fd, R_LOCAL_ERR, ip);
+		return;
+	}
+	e->n++;
+	if (cf->max_connections_per_ip != 0 &&
+	    e->n > cf->max_connections_per_ip) {
+		ip_put(s, e);
+		refuse(s, fd, R_CONN_LIMIT_IP, ip);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		ip_put(s, e);
+		refuse(s, fd, R_LOCAL_ERR, ip);
+		return;
+	}
+	c->ipc = e;
+	c->srv = s;
+	snprintf(c->id, sizeof(c->id), "%06lx", s->next_id++ & 0xffffffUL);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	proto_init(&c->proto, cf, ip);
+	c->proto.hook = log_reply;
+	c->proto.hook_arg = c;
+	c->proto.free_space = s->free_space;
+	if (c->bev == NULL) {
+		close(fd);
+		conn_drop(c);
+		return;
+	}
+	log_info("conn=%s ev=connect client=%s", c->id, ip);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH);
+	proto_greet(&c->proto);
+	set_timeouts(c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	conn_flush(c);
+}
+
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	if (!s->accept_paused || s->shutting_down)
+		return;
+	s->accept_paused = 0;
+	for (size_t i = 0; i < s->nlisteners; i++)
+		evconnlistener_enable(s->listeners[i]);
+	log_info("ev=accept-resumed conns=%u", s->nconns);
+}
+
+/* accept failed (EMFILE, ENFILE, ENOMEM...): pause, don't spin */
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct server *s = arg;
+	struct timeval one = { 1, 0 };
+	int err = EVUTIL_SOCKET_ERROR();
+
+	if (err == EINTR || err == EAGAIN || err == ECONNABORTED)
+		return;
+	log_warn("ev=accept-paused error=\"%s\" conns=%u", strerror(err),
+	    s->nconns);
+	s->accept_paused = 1;
+	for (size_t i = 0; i < s->nlisteners; i++)
+		evconnlistener_disable(s->listeners[i]);
+	/* resume when a connection closes, or after a second */
+	event_add(s->resume_ev, &one);
+}
+
+/* ---- free space ---- */
+
+static void
+space_work(struct pool_job *job)
+{
+	struct server *s = (struct server *)((char *)job -
+	    offsetof(struct server, space_job));
+	struct statvfs sv;
+
+	if (statvfs(s->conf->maildir_root, &sv) == 0)
+		s->space_now = (uint64_t)sv.f_bavail * sv.f_frsize;
+	else
+		s->space_now = PROTO_SPACE_UNKNOWN;
+}
+
+static void
+space_done(struct pool_job *job)
+{
+	struct server *s = (struct server *)((char *)job -
+	    offsetof(struct server, space_job));
+
+	s->free_space = s->space_now;
+	s->space_busy = 0;
+}
+
+static void
+space_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	if (s->space_busy)
+		return;
+	s->space_busy = 1;
+	s->space_job.work = space_work;
+	s->space_job.done = space_done;
+	pool_submit(s->pool, &s->space_job);
+}
+
+/* ---- public ---- */
+
+/* server_new - sessions for conf on base; commits run on pool */
+struct server *
+server_new(struct event_base *base, const struct conf *conf, struct pool *pool)
+{
+	struct server *s = xcalloc(1, sizeof(*s));
+	struct timeval iv = { SPACE_INTERVAL, 0 };
+	struct statvfs sv;
+
+	s->base = base;
+	s->conf = conf;
+	s->pool = pool;
+	s->next_id = ((unsigned long)time(NULL) ^ (unsigned long)getpid()) << 4;
+	s->reap_ev = event_new(base, -1, 0, reap_cb, s);
+	s->resume_ev = event_new(base, -1, 0, resume_cb, s);
+	s->space_ev = event_new(base, -1, EV_PERSIST, space_cb, s);
+	if (!s->reap_ev || !s->resume_ev || !s->space_ev)
+		fatal("cannot create server events");
+	/* at start-up a blocking statvfs is fine: the loop is not running */
+	s->free_space = statvfs(conf->maildir_root, &sv) == 0
+	    ? (uint64_t)sv.f_bavail * sv.f_frsize : PROTO_SPACE_UNKNOWN;
+	event_add(s->space_ev, &iv);
+	return s;
+}
+
+/* server_listen - open every configured listener; -1 if one fails */
+int
+server_listen(struct server *s)
+{
+	const struct conf *cf = s->conf;
+
+	s->listeners = xcalloc(cf->nlisten, sizeof(*s->listeners));
+	for (size_t i = 0; i < cf->nlisten; i++) {
+		char err[256];
+		int fd = listen_open(cf->listen[i].host, cf->listen[i].port, err,
+		    sizeof(err));
+		struct evconnlistener *l;
+
+		if (fd < 0) {
+			log_err("ev=listen-failed addr=%s port=%s error=\"%s\"",
+			    cf->listen[i].host, cf->listen[i].port, err);
+			return -1;
+		}
+		l = evconnlistener_new(s->base, accept_cb, s,
+		    LEV_OPT_CLOSE_ON_FREE, -1, fd);
+		if (l == NULL) {
+			close(fd);
+			return -1;
+		}
+		evconnlistener_set_error_cb(l, accept_error_cb);
+		s->listeners[s->nlisteners++] = l;
+		log_info("ev=listen addr=%s port=%s", cf->listen[i].host,
+		    cf->listen[i].port);
+	}
+	return 0;
+}
+
+static void
+shutdown_force_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	for (struct smtp_conn *c = s->conns; c != NULL; c = c->next) {
+		if (c->gone || c->commit != NULL)
+			continue;
+		proto_reply(&c->proto, R_SHUTDOWN, NULL);
+		conn_flush(c);
+		if (!c->gone)
+			conn_drop(c);
+	}
+}
+
+/*
+ * server_shutdown - stop accepting; idle sessions get 421 4.3.2 now,
+ * sessions in the middle of a message finish it first (up to
+ * shutdown_timeout). The loop exits when the last session is gone.
+ */
+void
+server_shutdown(struct server *s)
+{
+	struct timeval tv = { (time_t)s->conf->shutdown_timeout, 0 };
+
+	if (s->shutting_down)
+		return;
+	s->shutting_down = 1;
+	log_info("ev=shutdown conns=%u", s->nconns);
+	for (size_t i = 0; i < s->nlisteners; i++)
+		evconnlistener_disable(s->listeners[i]);
+	event_del(s->space_ev);
+	for (struct smtp_conn *c = s->conns; c != NULL; c = c->next) {
+		if (c->gone)
+			continue;
+		proto_shutdown(&c->proto);
+		conn_flush(c);
+	}
+	if (s->nconns == 0) {
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	s->shutdown_ev = evtimer_new(s->base, shutdown_force_cb, s);
+	if (s->shutdown_ev != NULL)
+		evtimer_add(s->shutdown_ev, &tv);
+}
+
+/* server_idle - no sessions left */
+int
+server_idle(const struct server *s)
+{
+	return s->nconns == 0;
+}
+
+/* server_free - close listeners and free what is left (after the loop) */
+void
+server_free(struct server *s)
+{
+	while (s->conns != NULL) {
+		struct smtp_conn *c = s->conns;
+
+		if (c->commit != NULL)
+			c->commit = NULL; /* the pool is drained by now */
+		conn_free(c);
+	}
+	for (size_t i = 0; i < s->nlisteners; i++)
+		evconnlistener_free(s->listeners[i]);
+	free(s->listeners);
+	for (size_t i = 0; i < IPTAB_SIZE; i++) {
+		while (s->iptab[i] != NULL) {
+			struct ipcount *e = s->iptab[i];
+
+			s->iptab[i] = e->next;
+			free(e);
+		}
+	}
+	event_free(s->reap_ev);
+	event_free(s->resume_ev);
+	event_free(s->space_ev);
+	if (s->shutdown_ev)
+		event_free(s->shutdown_ev);
+	free(s);
+}

@@ -1,0 +1,217 @@
+/*
+ * ternd - the tern mail server daemon.
+ *
+ *   ternd [-c FILE] [-o key=value]... [-n [-p]] [-d] [-v]
+ *
+ * Loads the configuration, prepares every Maildir (creating missing ones,
+ * cleaning tmp/ leftovers of a crash), opens the listeners and runs the
+ * event loop until SIGTERM or SIGINT. SIGTERM lets messages being
+ * transferred finish (up to shutdown_timeout), then exits.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "conf/conf.h"
+#include "event/pool.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "smtp/server.h"
+#include "store/commit.h"
+#include "store/maildir.h"
+
+#define TERND_DEFAULT_CONF "/etc/tern/tern.conf"
+#define MAX_OVERRIDES 256
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: ternd [-c FILE] [-o key=value]... [-n [-p]] [-d] [-v]\n"
+	    "  -c FILE        configuration file (default %s)\n"
+	    "  -o key=value   override a configuration key (repeatable)\n"
+	    "  -n             check the configuration and exit\n"
+	    "  -p             with -n: print the configuration, defaults "
+	    "included\n"
+	    "  -d             run in the background and log to syslog\n"
+	    "  -v             log every reply (debug level)\n"
+	    "  -h             this help\n"
+	    "See ternd(8) and tern.conf(5).\n", TERND_DEFAULT_CONF);
+}
+
+static struct server *the_server;
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("ev=signal sig=%s", sig == SIGTERM ? "TERM" : "INT");
+	server_shutdown(the_server);
+}
+
+/* create each mailbox's Maildir and clean crash leftovers in tmp/ */
+static int
+prepare_maildirs(const struct conf *cf)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < cf->nmboxes; i++) {
+		char *dir = commit_maildir_path(cf, &cf->mboxes[i]);
+		int n;
+
+		if (dir == NULL)
+			return -1;
+		if (maildir_create(dir) < 0) {
+			log_err("ev=maildir-failed dir=%s error=\"%s\"", dir,
+			    strerror(errno));
+			free(dir);
+			return -1;
+		}
+		n = maildir_clean_tmp(dir, now);
+		if (n > 0)
+			log_info("ev=tmp-cleaned dir=%s removed=%d", dir, n);
+		free(dir);
+	}
+	return 0;
+}
+
+/* allow as many descriptors as the hard limit permits */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = TERND_DEFAULT_CONF;
+	const char *overrides[MAX_OVERRIDES];
+	size_t nover = 0;
+	int check = 0, print = 0, daemonize = 0, verbose = 0, ch, rc = 0;
+	struct conf conf;
+	struct conf_err err;
+	struct event_base *base;
+	struct event *sigterm, *sigint;
+	struct pool *pool;
+
+	while ((ch = getopt(argc, argv, "c:o:npdvh")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'o':
+			if (nover == MAX_OVERRIDES) {
+				fprintf(stderr, "ternd: too many -o options\n");
+				return 2;
+			}
+			overrides[nover++] = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'p':
+			print = 1;
+			break;
+		case 'd':
+			daemonize = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_open("ternd", 0);
+	if (verbose)
+		log_set_level(LOG_LVL_DEBUG);
+	if (conf_load(&conf, path, overrides, nover, &err) < 0) {
+		fprintf(stderr, "ternd: %s\n", err.msg);
+		return 1;
+	}
+	if (check) {
+		if (print) {
+			char *dump;
+
+			if (conf_dump(&conf, &dump) < 0) {
+				fprintf(stderr, "ternd: cannot print config\n");
+				conf_free(&conf);
+				return 1;
+			}
+			fputs(dump, stdout);
+			free(dump);
+		} else {
+			fprintf(stderr, "ternd: %s: configuration ok\n", path);
+		}
+		conf_free(&conf);
+		return 0;
+	}
+	if (conf.unsafe_no_fsync)
+		log_warn("ev=unsafe-no-fsync msg=\"fsync is OFF: a crash can "
+		    "lose acknowledged mail; for benchmarks only\"");
+	raise_fd_limit();
+	signal(SIGPIPE, SIG_IGN);
+	if (prepare_maildirs(&conf) < 0) {
+		conf_free(&conf);
+		return 1;
+	}
+	if (daemonize) {
+		if (daemon(1, 0) < 0) {
+			fprintf(stderr, "ternd: daemon: %s\n", strerror(errno));
+			return 1;
+		}
+		log_open("ternd", 1);
+	}
+	if (evthread_use_pthreads() < 0)
+		fatal("libevent has no pthread support");
+	base = event_base_new();
+	if (base == NULL)
+		fatal("cannot create event base");
+	pool = pool_new(base, conf.commit_workers);
+	if (pool == NULL)
+		fatal("cannot start %u commit workers", conf.commit_workers);
+	the_server = server_new(base, &conf, pool);
+	if (server_listen(the_server) < 0) {
+		rc = 1;
+		goto out;
+	}
+	sigterm = evsignal_new(base, SIGTERM, signal_cb, NULL);
+	sigint = evsignal_new(base, SIGINT, signal_cb, NULL);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	log_info("ev=start hostname=%s config=%s domains=%zu mailboxes=%zu "
+	    "workers=%u", conf.hostname, path, conf.ndomains, conf.nmboxes,
+	    conf.commit_workers);
+	event_base_dispatch(base);
+	event_free(sigterm);
+	event_free(sigint);
+	log_info("ev=stop");
+out:
+	pool_free(pool);
+	server_free(the_server);
+	event_base_free(base);
+	conf_free(&conf);
+	libevent_global_shutdown();
+	return rc;
+}
