@@ -1,0 +1,628 @@
+/*
+ * maildir - durable delivery into Maildir folders.
+ *
+ * A message is written once, to dirs[0]/tmp/tern-<qid>, fsync'ed and
+ * closed; only then is it hard-linked into each mailbox's new/ under a
+ * unique name, the new/ directories are fsync'ed and the tmp file is
+ * unlinked. Since a name appears in new/ only for a complete, synced
+ * file, a reader (Dovecot, mutt) never sees a partial message, and once
+ * maildir_deliver() returns 0 a crash or power loss loses nothing. A
+ * mailbox on another filesystem (link fails with EXDEV) gets its own copy
+ * written into its own tmp/ and linked from there.
+ *
+ * Failure is all or nothing: every link and tmp file made so far is
+ * removed and the errno of the first failure is returned, for the caller
+ * to turn into a 4xx reply and a log line. Leftovers of a crash are
+ * removed by maildir_clean_tmp() at startup.
+ *
+ * Everything here blocks on the disk: pool workers only. The functions
+ * are thread-safe; names stay unique across threads of one process.
+ */
+#include "maildir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAILDIR_TMP_PREFIX "tern-"
+#define MAILDIR_QID_MAX 64
+#define MAILDIR_TMP_AGE (36 * 3600) /* Maildir rule for foreign tmp files */
+#define MAILDIR_LINK_TRIES 8
+#define MAILDIR_IOV_BATCH 64
+#define MAILDIR_WRITE_MAX ((size_t)1 << 30) /* stay below SSIZE_MAX */
+
+int maildir_fault_errno;
+
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+static char host_esc[4 * 255 + 1];
+
+static pthread_mutex_t stamp_lock = PTHREAD_MUTEX_INITIALIZER;
+static long long stamp_sec;
+static long stamp_usec;
+
+struct slot {
+	char name[NAME_MAX + 1]; /* our entry in new/, once linked */
+	int linked;
+	int has_tmp; /* a copy of the message sits in this dir's tmp/ */
+};
+
+/* Queue ids become part of file names: keep them plain. */
+static int
+qid_ok(const char *qid)
+{
+	size_t n;
+
+	for (n = 0; qid[n] != '\0'; n++) {
+		char c = qid[n];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+		    (c >= 'a' && c <= 'z') || c == '-' || c == '_'))
+			return 0;
+	}
+	return n > 0 && n <= MAILDIR_QID_MAX;
+}
+
+static int
+mkpath(char *out, size_t cap, const char *a, const char *b, const char *c)
+{
+	int n;
+
+	if (c != NULL)
+		n = snprintf(out, cap, "%s/%s/%s", a, b, c);
+	else
+		n = snprintf(out, cap, "%s/%s", a, b);
+	if (n < 0 || (size_t)n >= cap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+fsync_dir(const char *path)
+{
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fsync(fd) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	if (close(fd) < 0 && errno != EINTR)
+		return -1;
+	return 0;
+}
+
+/* fsync the directory holding path's last component (path is restored) */
+static int
+fsync_parent(char *path)
+{
+	char *slash = strrchr(path, '/');
+	int r, err;
+
+	if (slash == NULL)
+		return fsync_dir(".");
+	if (slash == path)
+		return fsync_dir("/");
+	*slash = '\0';
+	r = fsync_dir(path);
+	err = errno;
+	*slash = '/';
+	errno = err;
+	return r;
+}
+
+/*
+ * mkdir, then make the new entry durable. If the parent cannot be synced
+ * the directory is removed again, so that a retry creates and syncs it
+ * rather than trusting an entry that may not survive a crash.
+ */
+static int
+mkdir_durable(char *path)
+{
+	int err;
+
+	if (mkdir(path, 0700) < 0)
+		return -1;
+	if (fsync_parent(path) < 0) {
+		err = errno;
+		rmdir(path);
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+is_dir(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+/* mkdir -p; parents are made only when the direct mkdir says ENOENT */
+static int
+mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+	char *p;
+	int err;
+
+	if (len == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (len >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	while (len > 1 && buf[len - 1] == '/')
+		buf[--len] = '\0';
+
+	if (mkdir_durable(buf) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return is_dir(buf);
+	if (errno != ENOENT)
+		return -1;
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/' || p[-1] == '/')
+			continue;
+		*p = '\0';
+		if (mkdir_durable(buf) < 0 && errno != EEXIST) {
+			err = errno;
+			*p = '/';
+			errno = err;
+			return -1;
+		}
+		*p = '/';
+	}
+	if (mkdir_durable(buf) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return is_dir(buf);
+	return -1;
+}
+
+/*
+ * maildir_create - make dir and its tmp, new and cur (mode 0700), durably
+ *
+ * Like mkdir -p; each directory it creates is fsync'ed into its parent.
+ * An existing Maildir costs three stat calls. Returns 0, or -1 with errno.
+ */
+int
+maildir_create(const char *dir)
+{
+	static const char *const sub[] = { "tmp", "new", "cur" };
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		if (mkpath(path, sizeof(path), dir, sub[i], NULL) < 0)
+			return -1;
+		if (is_dir(path) == 0)
+			continue;
+		if (errno != ENOENT)
+			return -1;
+		if (mkdir_p(path) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Maildir spec: '/' and ':' in the host name become \057 and \072. */
+static void
+host_init(void)
+{
+	char host[256];
+	const char *s;
+	char *d = host_esc;
+
+	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	for (s = host; *s != '\0'; s++) {
+		if (*s == '/') {
+			memcpy(d, "\\057", 4);
+			d += 4;
+		} else if (*s == ':') {
+			memcpy(d, "\\072", 4);
+			d += 4;
+		} else {
+			*d++ = *s;
+		}
+	}
+	*d = '\0';
+}
+
+/*
+ * The clock, made strictly increasing within the process, so that two
+ * names made in one microsecond (or across a clock step back) differ.
+ */
+static void
+unique_stamp(long long *sec, long *usec)
+{
+	struct timespec ts;
+	long long s;
+	long u;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s = (long long)ts.tv_sec;
+	u = ts.tv_nsec / 1000;
+	pthread_mutex_lock(&stamp_lock);
+	if (s < stamp_sec || (s == stamp_sec && u <= stamp_usec)) {
+		s = stamp_sec;
+		u = stamp_usec + 1;
+		if (u >= 1000000) {
+			s++;
+			u = 0;
+		}
+	}
+	stamp_sec = s;
+	stamp_usec = u;
+	pthread_mutex_unlock(&stamp_lock);
+	*sec = s;
+	*usec = u;
+}
+
+/*
+ * maildir_unique_name - a file name for new/
+ *
+ * The name is <sec>.M<usec>P<pid>Q<qid>.<host>,S=<size>, where size is
+ * the file's total byte count; names from one process never repeat.
+ * Returns 0, or -1 with EINVAL (qid not [A-Za-z0-9_-]{1,64}) or
+ * ENAMETOOLONG (does not fit in cap bytes).
+ */
+int
+maildir_unique_name(char *out, size_t cap, const char *qid, size_t size)
+{
+	long long sec;
+	long usec;
+	int n;
+
+	if (!qid_ok(qid)) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_once(&host_once, host_init);
+	unique_stamp(&sec, &usec);
+	n = snprintf(out, cap, "%lld.M%06ldP%ldQ%s.%s,S=%zu", sec, usec,
+	    (long)getpid(), qid, host_esc, size);
+	if (n < 0 || (size_t)n >= cap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * writev all of iov to fd, across short writes and EINTR, without
+ * copying or changing the caller's iovec.
+ */
+static int
+write_iov(int fd, const struct iovec *iov, int iovcnt, size_t total)
+{
+	struct iovec v[MAILDIR_IOV_BATCH];
+	size_t left = total, off = 0, want, len, r;
+	int fault = maildir_fault_errno;
+	int i = 0, k, n;
+	ssize_t w;
+	size_t o;
+
+	if (fault != 0)
+		left = total / 2;
+	while (left > 0) {
+		want = 0;
+		n = 0;
+		for (k = i, o = off; k < iovcnt && n < MAILDIR_IOV_BATCH &&
+		    want < left && want < MAILDIR_WRITE_MAX; k++, o = 0) {
+			len = iov[k].iov_len - o;
+			if (len == 0)
+				continue;
+			if (len > left - want)
+				len = left - want;
+			if (len > MAILDIR_WRITE_MAX - want)
+				len = MAILDIR_WRITE_MAX - want;
+			v[n].iov_base = (char *)iov[k].iov_base + o;
+			v[n].iov_len = len;
+			want += len;
+			n++;
+		}
+		w = writev(fd, v, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (w == 0) {
+			errno = EIO; /* not expected of a regular file */
+			return -1;
+		}
+		r = (size_t)w;
+		left -= r;
+		while (r > 0) {
+			len = iov[i].iov_len - off;
+			if (r < len) {
+				off += r;
+				r = 0;
+			} else {
+				r -= len;
+				i++;
+				off = 0;
+			}
+		}
+	}
+	if (fault != 0) {
+		errno = fault;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Create path (which must not exist), write the message, fsync, close.
+ * On failure the file is gone again.
+ */
+static int
+write_file(const char *path, const struct iovec *iov, int iovcnt,
+    size_t total, int do_fsync)
+{
+	int fd, err;
+
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1; /* EEXIST: not ours, leave it */
+	if (write_iov(fd, iov, iovcnt, total) < 0 ||
+	    (do_fsync && fsync(fd) < 0)) {
+		err = errno;
+		close(fd);
+		unlink(path);
+		errno = err;
+		return -1;
+	}
+	/* NFS and some quota setups report write errors only here. */
+	if (close(fd) < 0 && errno != EINTR) {
+		err = errno;
+		unlink(path);
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Link the message into dirs[i]/new, from the first tmp copy on the same
+ * filesystem; make a copy in dirs[i]/tmp when every link says EXDEV.
+ */
+static int
+link_one(const char *const *dirs, size_t ndirs, struct slot *st, size_t i,
+    const char *tmpname, const struct iovec *iov, int iovcnt, size_t total,
+    const char *qid, int do_fsync)
+{
+	char src[PATH_MAX], dst[PATH_MAX];
+	int tries = 0;
+	size_t j;
+
+	if (mkpath(dst, sizeof(dst), dirs[i], "new", st[i].name) < 0)
+		return -1;
+again:
+	for (j = 0; j < ndirs; j++) {
+		if (!st[j].has_tmp)
+			continue;
+		if (mkpath(src, sizeof(src), dirs[j], "tmp", tmpname) < 0)
+			return -1;
+		if (link(src, dst) == 0) {
+			st[i].linked = 1;
+			return 0;
+		}
+		if (errno == EEXIST) {
+			/* another process made this name: pick anew */
+			if (++tries >= MAILDIR_LINK_TRIES)
+				return -1;
+			if (maildir_unique_name(st[i].name, sizeof(st[i].name),
+			    qid, total) < 0 ||
+			    mkpath(dst, sizeof(dst), dirs[i], "new",
+			    st[i].name) < 0)
+				return -1;
+			goto again;
+		}
+		if (errno != EXDEV)
+			return -1;
+	}
+	if (st[i].has_tmp) {
+		/* dirs[i]/tmp and dirs[i]/new on different filesystems */
+		errno = EXDEV;
+		return -1;
+	}
+	if (mkpath(src, sizeof(src), dirs[i], "tmp", tmpname) < 0 ||
+	    write_file(src, iov, iovcnt, total, do_fsync) < 0)
+		return -1;
+	st[i].has_tmp = 1;
+	goto again;
+}
+
+static void
+unlink_in(const char *dir, const char *sub, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (mkpath(path, sizeof(path), dir, sub, name) == 0)
+		unlink(path);
+}
+
+/*
+ * maildir_deliver - store one message durably in every Maildir of dirs
+ *
+ * The message is the concatenation of iov[0..iovcnt-1]; dirs holds
+ * ndirs >= 1 distinct Maildir paths, created when missing. With do_fsync
+ * the message is on stable storage when this returns 0. On failure
+ * nothing is left in any new/ or tmp/ and -1 is returned with the errno
+ * of the first failure (ENOSPC and EDQUOT mean "insufficient storage").
+ * Once every link is made and synced, the delivery counts as done: a
+ * failing unlink of the tmp file does not fail it (the leftover goes at
+ * the next maildir_clean_tmp()).
+ */
+int
+maildir_deliver(const char *const *dirs, size_t ndirs,
+    const struct iovec *iov, int iovcnt, const char *qid, int do_fsync)
+{
+	char tmpname[sizeof(MAILDIR_TMP_PREFIX) + MAILDIR_QID_MAX];
+	char path[PATH_MAX];
+	char name[NAME_MAX + 1];
+	struct slot *st;
+	size_t total = 0, i;
+	int k, err;
+
+	if (dirs == NULL || ndirs == 0 || iovcnt < 0 ||
+	    (iov == NULL && iovcnt > 0) || qid == NULL || !qid_ok(qid)) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (k = 0; k < iovcnt; k++) {
+		if (iov[k].iov_len > SIZE_MAX - total) {
+			errno = EFBIG;
+			return -1;
+		}
+		total += iov[k].iov_len;
+	}
+	snprintf(tmpname, sizeof(tmpname), "%s%s", MAILDIR_TMP_PREFIX, qid);
+	if (maildir_unique_name(name, sizeof(name), qid, total) < 0)
+		return -1;
+	for (i = 0; i < ndirs; i++)
+		if (maildir_create(dirs[i]) < 0)
+			return -1;
+
+	st = calloc(ndirs, sizeof(*st));
+	if (st == NULL)
+		return -1;
+	if (mkpath(path, sizeof(path), dirs[0], "tmp", tmpname) < 0 ||
+	    write_file(path, iov, iovcnt, total, do_fsync) < 0) {
+		err = errno;
+		free(st);
+		errno = err;
+		return -1;
+	}
+	st[0].has_tmp = 1;
+
+	for (i = 0; i < ndirs; i++) {
+		memcpy(st[i].name, name, sizeof(name));
+		if (link_one(dirs, ndirs, st, i, tmpname, iov, iovcnt, total,
+		    qid, do_fsync) < 0)
+			goto fail;
+	}
+	if (do_fsync) {
+		for (i = 0; i < ndirs; i++) {
+			if (mkpath(path, sizeof(path), dirs[i], "new",
+			    NULL) < 0 || fsync_dir(path) < 0)
+				goto fail;
+		}
+	}
+	for (i = 0; i < ndirs; i++)
+		if (st[i].has_tmp)
+			unlink_in(dirs[i], "tmp", tmpname);
+	free(st);
+	return 0;
+
+fail:
+	err = errno;
+	for (i = 0; i < ndirs; i++) {
+		if (st[i].linked)
+			unlink_in(dirs[i], "new", st[i].name);
+		if (st[i].has_tmp)
+			unlink_in(dirs[i], "tmp", tmpname);
+	}
+	free(st);
+	errno = err;
+	return -1;
+}
+
+/*
+ * maildir_clean_tmp - remove crash leftovers from dir/tmp
+ *
+ * Removes our own tern-* files of any age, and other files whose mtime
+ * and atime are both more than 36 hours before now (the Maildir rule;
+ * fresher ones may be another writer's delivery in progress).
+ * Directories are left alone. Call it before deliveries start: a tern-*
+ * file of a delivery in progress would go too. Returns the number of
+ * files removed, or -1 with the errno of the first failure (the scan
+ * still goes on past single failures).
+ */
+int
+maildir_clean_tmp(const char *dir, time_t now)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, removed = 0, err = 0;
+	time_t cutoff = now - MAILDIR_TMP_AGE;
+
+	if (mkpath(path, sizeof(path), dir, "tmp", NULL) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0 && err == 0)
+				err = errno;
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT && err == 0)
+				err = errno;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode))
+			continue;
+		if (strncmp(de->d_name, MAILDIR_TMP_PREFIX,
+		    strlen(MAILDIR_TMP_PREFIX)) != 0 &&
+		    (st.st_mtime >= cutoff || st.st_atime >= cutoff))
+			continue;
+		if (unlinkat(fd, de->d_name, 0) < 0) {
+			if (errno != ENOENT && err == 0)
+				err = errno;
+			continue;
+		}
+		removed++;
+	}
+	closedir(d);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return removed;
+}
