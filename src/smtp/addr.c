@@ -148,11 +148,9 @@ addr_valid_literal(const char *s, size_t len)
 	tmp[n] = '\0';
 	if (inet_pton(AF_INET, tmp, bin) == 1)
 		return 1;
-	if (n > 5 && strncmp(tmp, "IPv6:", 5) == 0)
+	/* RFC 5234 2.3: the "IPv6:" tag is case-insensitive */
+	if (n > 5 && strncasecmp(tmp, "IPv6:", 5) == 0)
 		return inet_pton(AF_INET6, tmp + 5, bin) == 1;
-	if (n > 5 && (tmp[0] == 'i' || tmp[0] == 'I') &&
-	    (tmp[1] == 'p' || tmp[1] == 'P') && tmp[2] == 'v' && tmp[3] == '6')
-		return 0;
 general:
 	/* General-address-literal = Standardized-tag ":" 1*dcontent */
 	colon = memchr(s, ':', n);

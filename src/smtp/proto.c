@@ -19,6 +19,7 @@
 #include "../lib/util.h"
 #include "trace.h"
 
+static int shutdown_due(const struct proto *p);
 static void proto_reply_lines(struct proto *p, enum reply_id id,
     const char *const *lines, unsigned n);
 
@@ -134,18 +135,31 @@ void
 proto_shutdown(struct proto *p)
 {
 	p->shutdown = 1;
-	if (p->state == PS_DATA || p->state == PS_BDAT ||
-	    p->state == PS_COMMIT)
+	if (!shutdown_due(p))
 		return;
 	snprintf(p->verb, sizeof(p->verb), "shutdown");
 	proto_reply(p, R_SHUTDOWN, NULL);
+}
+
+/*
+ * is a pending shutdown due: at a command boundary, and not between the
+ * chunks of a BDAT message (which may finish first)
+ */
+static int
+shutdown_due(const struct proto *p)
+{
+	if (!p->shutdown)
+		return 0;
+	if (p->state != PS_INIT && p->state != PS_READY && p->state != PS_MAIL)
+		return 0;
+	return !(p->txn.active && p->txn.used_bdat);
 }
 
 /* after a message's final reply: honour a pending shutdown */
 static void
 after_message(struct proto *p)
 {
-	if (p->shutdown)
+	if (shutdown_due(p))
 		proto_reply(p, R_SHUTDOWN, NULL);
 }
 
@@ -264,17 +278,21 @@ split_params(const char *rest, char *store, size_t cap, struct param *prm,
 	return addr_parse_params(store, prm, ADDR_PARAMS_MAX, n);
 }
 
+/* 1*20DIGIT (RFC 1870 size-value); values past 2^64-1 saturate */
 static int
 parse_u64(const char *s, uint64_t *out)
 {
 	uint64_t v = 0;
 
-	if (s == NULL || *s == '\0' || strlen(s) > 19)
+	if (s == NULL || *s == '\0' || strlen(s) > 20)
 		return -1;
 	for (; *s; s++) {
+		uint64_t d;
+
 		if (*s < '0' || *s > '9')
 			return -1;
-		v = v * 10 + (uint64_t)(*s - '0');
+		d = (uint64_t)(*s - '0');
+		v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
 	}
 	*out = v;
 	return 0;
@@ -624,8 +642,8 @@ bdat_chunk_done(struct proto *p)
 {
 	char n[32];
 
-	p->state = p->txn.active ? PS_MAIL : (p->state == PS_INIT ? PS_INIT
-	    : PS_READY);
+	p->state = p->txn.active ? PS_MAIL
+	    : p->helo[0] != '\0' ? PS_READY : PS_INIT;
 	if (p->bdat_err != R__COUNT) {
 		enum reply_id id = p->bdat_err;
 
@@ -708,6 +726,19 @@ lookup_arg(struct proto *p, const char *arg, const struct mbox **boxes,
 	return conf_resolve(p->conf, tmp, dom, boxes, max);
 }
 
+/* "<x>" -> "x" (for replies that add their own brackets) */
+static const char *
+unbracket(const char *arg, char *out, size_t cap)
+{
+	size_t n = strlen(arg);
+
+	if (n >= 2 && arg[0] == '<' && arg[n - 1] == '>')
+		snprintf(out, cap, "%.*s", (int)(n - 2), arg + 1);
+	else
+		snprintf(out, cap, "%s", arg);
+	return out;
+}
+
 static void
 cmd_vrfy(struct proto *p, const char *arg)
 {
@@ -726,7 +757,7 @@ cmd_vrfy(struct proto *p, const char *arg)
 	if (lookup_arg(p, arg, boxes, RESOLVE_MAX, text, sizeof(text)) > 0)
 		proto_reply(p, R_VRFY_OK, text);
 	else
-		proto_reply(p, R_VRFY_UNKNOWN, arg);
+		proto_reply(p, R_VRFY_UNKNOWN, unbracket(arg, text, sizeof(text)));
 }
 
 static void
@@ -748,7 +779,7 @@ cmd_expn(struct proto *p, const char *arg)
 	}
 	k = lookup_arg(p, arg, boxes, RESOLVE_MAX, text, sizeof(text));
 	if (k <= 0) {
-		proto_reply(p, R_VRFY_UNKNOWN, arg);
+		proto_reply(p, R_VRFY_UNKNOWN, unbracket(arg, text, sizeof(text)));
 		return;
 	}
 	for (int i = 0; i < k; i++) {
@@ -959,9 +990,12 @@ proto_feed(struct proto *p, const char *in, size_t len)
 			used += feed_command(p, in + used, len - used);
 			break;
 		}
+		after_message(p);
 	}
 	/* a zero-length BDAT chunk completes without any octets */
-	if (p->state == PS_BDAT && p->bdat_left == 0)
+	if (p->state == PS_BDAT && p->bdat_left == 0) {
 		bdat_chunk_done(p);
+		after_message(p);
+	}
 	return used;
 }

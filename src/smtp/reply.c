@@ -173,6 +173,18 @@ fail:
 	return -1;
 }
 
+/*
+ * a detail may echo client bytes: control characters would break the
+ * reply's line structure (a bare CR or LF), so they become '?'
+ */
+static void
+clean(char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			s[i] = '?';
+}
+
 /* expand the entry's text with detail into dst; returns the length */
 static size_t
 expand(const struct reply_def *r, const char *detail, char *dst, size_t cap)
@@ -192,6 +204,7 @@ expand(const struct reply_def *r, const char *detail, char *dst, size_t cap)
 			memcpy(dst + n, detail, k);
 			n += k;
 		}
+		clean(dst, n);
 		return n;
 	}
 	k = (size_t)(pct - r->text);
@@ -204,6 +217,7 @@ expand(const struct reply_def *r, const char *detail, char *dst, size_t cap)
 		memcpy(dst + n, detail, k);
 		n += k;
 	}
+	clean(dst, n);
 	k = strnlen(pct + 2, cap - n);
 	memcpy(dst + n, pct + 2, k);
 	return n + k;

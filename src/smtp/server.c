@@ -68,6 +68,9 @@ struct smtp_conn {
 	int closing;               /* send what is queued, then free */
 	int gone;                  /* the client is gone: free, send nothing */
 	int reaping;
+	int pregreet;              /* waiting out pregreet_delay */
+	struct event *greet_ev;
+	uint64_t line_since;       /* when the unfinished command began */
 	struct smtp_conn *prev, *next;
 	struct smtp_conn *reap_next;
 };
@@ -97,6 +100,7 @@ struct server {
 
 static void conn_process(struct smtp_conn *c);
 static void conn_flush(struct smtp_conn *c);
+static void greet_cb(evutil_socket_t fd, short what, void *arg);
 
 /* ---- per-address connection counts ---- */
 
@@ -192,6 +196,8 @@ conn_free(struct smtp_conn *c)
 	s->nconns--;
 	if (c->ipc)
 		ip_put(s, c->ipc);
+	if (c->greet_ev)
+		event_free(c->greet_ev);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	proto_free(&c->proto);
@@ -355,6 +361,30 @@ commit_begin(struct smtp_conn *c)
 
 /* ---- input ---- */
 
+/*
+ * command_timeout bounds a whole command line, not just the silence
+ * between bytes: a client sending one byte every few seconds would
+ * otherwise hold a session for ever.
+ */
+static int
+command_overdue(struct smtp_conn *c)
+{
+	struct proto *p = &c->proto;
+
+	if ((p->line.len == 0 && !p->line_skip) ||
+	    (p->state != PS_INIT && p->state != PS_READY &&
+	    p->state != PS_MAIL)) {
+		c->line_since = 0;
+		return 0;
+	}
+	if (c->line_since == 0) {
+		c->line_since = now_usec();
+		return 0;
+	}
+	return now_usec() - c->line_since >
+	    (uint64_t)c->srv->conf->command_timeout * 1000000u;
+}
+
 /* feed buffered input to the engine until it must wait */
 static void
 conn_process(struct smtp_conn *c)
@@ -362,6 +392,17 @@ conn_process(struct smtp_conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
+	if (c->pregreet) {
+		/* RFC 5321 4.3.1: a client waits for the greeting; bots don't */
+		if (evbuffer_get_length(in) > 0) {
+			log_info("conn=%s ev=pregreet client=%s bytes=%zu", c->id,
+			    c->proto.client_ip, evbuffer_get_length(in));
+			snprintf(c->proto.verb, sizeof(c->proto.verb), "-");
+			proto_reply(&c->proto, R_PREGREET, NULL);
+			conn_flush(c);
+		}
+		return;
+	}
 	while (!c->gone && !c->closing && c->commit == NULL) {
 		struct evbuffer_iovec v;
 		size_t used;
@@ -376,6 +417,13 @@ conn_process(struct smtp_conn *c)
 		c->proto.free_space = c->srv->free_space;
 		used = proto_feed(&c->proto, v.iov_base, v.iov_len);
 		evbuffer_drain(in, used);
+		if (command_overdue(c)) {
+			/* a command trickling in byte by byte (slowloris) */
+			log_info("conn=%s ev=timeout client=%s slow-command",
+			    c->id, c->proto.client_ip);
+			proto_timeout(&c->proto);
+			break;
+		}
 		if (c->proto.state == PS_COMMIT) {
 			conn_flush(c);
 			commit_begin(c);
@@ -531,10 +579,30 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	log_info("conn=%s ev=connect client=%s", c->id, ip);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH);
-	proto_greet(&c->proto);
 	set_timeouts(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (cf->pregreet_delay > 0) {
+		struct timeval tv = { (time_t)cf->pregreet_delay, 0 };
+
+		c->pregreet = 1;
+		c->greet_ev = evtimer_new(s->base, greet_cb, c);
+		if (c->greet_ev != NULL && evtimer_add(c->greet_ev, &tv) == 0)
+			return;
+		c->pregreet = 0;
+	}
+	proto_greet(&c->proto);
 	conn_flush(c);
+}
+
+static void
+greet_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	c->pregreet = 0;
+	proto_greet(&c->proto);
+	conn_flush(c);
+	conn_process(c);
 }
 
 static void
