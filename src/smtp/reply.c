@@ -4,7 +4,7 @@
  *
  * Rules kept here (RFC 5321 4.2, RFC 2034, RFC 3463): three digits, first
  * digit 2-5; the enhanced code's class equals the first digit; no enhanced
- * code on the greeting, on EHLO/HELO replies and on 3xx; in a multi-line
+ * code on the greeting, on any reply to EHLO/HELO (RFC 2034 3) and on 3xx; in a multi-line
  * reply every line carries the same codes; no line over 512 octets.
  * Enhanced codes are sent on every other reply from the first byte of the
  * session, as Postfix does: clients that did not ask for them ignore text.
@@ -53,9 +53,9 @@ static const struct reply_def replies[R__COUNT] = {
 	R(R_LINE_TOO_LONG, 500, "5.5.2", "Error: line too long", RF_ERROR),
 	R(R_BAD_BYTES, 500, "5.5.2",
 	    "Error: command contains NUL or invalid UTF-8 bytes", RF_ERROR),
-	R(R_SYNTAX_HELO, 501, "5.5.4", "Syntax: HELO hostname", RF_ERROR),
-	R(R_SYNTAX_EHLO, 501, "5.5.4", "Syntax: EHLO hostname", RF_ERROR),
-	R(R_BAD_HELO_DOMAIN, 501, "5.5.2",
+	R(R_SYNTAX_HELO, 501, NULL, "Syntax: HELO hostname", RF_ERROR),
+	R(R_SYNTAX_EHLO, 501, NULL, "Syntax: EHLO hostname", RF_ERROR),
+	R(R_BAD_HELO_DOMAIN, 501, NULL,
 	    "Error: invalid domain name or address literal in HELO/EHLO",
 	    RF_ERROR),
 	R(R_SYNTAX_MAIL, 501, "5.5.4",

@@ -87,7 +87,7 @@ enum reply_id {
 
 struct reply_def {
 	int code;
-	const char *esc; /* NULL: greeting, EHLO/HELO and 3xx only */
+	const char *esc; /* NULL: greeting, replies to EHLO/HELO, 3xx only */
 	const char *text;
 	unsigned flags;
 };

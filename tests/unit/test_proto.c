@@ -121,10 +121,10 @@ struct pcase {
 #define TOO_LONG "500 5.5.2 Error: line too long\r\n"
 #define BAD_BYTES                                                           \
 	"500 5.5.2 Error: command contains NUL or invalid UTF-8 bytes\r\n"
-#define SYN_HELO "501 5.5.4 Syntax: HELO hostname\r\n"
-#define SYN_EHLO "501 5.5.4 Syntax: EHLO hostname\r\n"
+#define SYN_HELO "501 Syntax: HELO hostname\r\n"
+#define SYN_EHLO "501 Syntax: EHLO hostname\r\n"
 #define BAD_HELO                                                            \
-	"501 5.5.2 Error: invalid domain name or address literal in "       \
+	"501 Error: invalid domain name or address literal in "       \
 	"HELO/EHLO\r\n"
 #define SYN_MAIL "501 5.5.4 Syntax: MAIL FROM:<address> [parameters]\r\n"
 #define SYN_RCPT "501 5.5.4 Syntax: RCPT TO:<address> [parameters]\r\n"

@@ -52,7 +52,8 @@ static int
 no_esc_allowed(enum reply_id id, int code)
 {
 	return id == R_GREETING || id == R_EHLO || id == R_HELO ||
-	    code / 100 == 3;
+	    id == R_SYNTAX_HELO || id == R_SYNTAX_EHLO ||
+	    id == R_BAD_HELO_DOMAIN || code / 100 == 3;
 }
 
 /* "d.d{1,3}.d{1,3}": a syntactically valid RFC 3463 status code */
