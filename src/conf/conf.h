@@ -6,11 +6,18 @@
  * File format (see man/tern.conf.5): "key = value" lines; '#' starts a
  * comment line; a line that starts with white space continues the
  * previous value. List values are separated by white space or commas.
- * A value "file:PATH" for mailboxes or aliases reads that file instead
- * (relative paths are relative to the configuration file's directory).
+ * A value "file:PATH" for mailboxes or aliases reads that file instead.
+ * Relative paths (file:PATH, maildir_root, spool_dir) are used as given,
+ * so they are relative to the directory ternd runs in.
+ *
+ * Errors come back in struct conf_err as "FILE:LINE: key 'KEY': what is
+ * wrong and what is allowed" ("-o key=value: key 'KEY': ..." for an
+ * override); conf_load() never exits on bad input.
  *
  * A struct conf is immutable once loaded; the server and the commit
- * workers read it concurrently without locks.
+ * workers read it concurrently without locks. Each mbox's domain points
+ * at the matching string in domains[]. conf_resolve() and the other
+ * lookups fold ASCII case and never allocate.
  */
 #ifndef TERN_CONF_H
 #define TERN_CONF_H
@@ -69,6 +76,7 @@ struct conf {
 	unsigned shutdown_timeout;     /* seconds SIGTERM waits for transfers */
 	unsigned max_hops;             /* Received: headers before 554 5.4.6 */
 	int unsafe_no_fsync;           /* benchmarks only */
+	unsigned pregreet_delay;       /* seconds to wait before the 220; 0 off */
 };
 
 /* where a configuration error was found */
