@@ -6,7 +6,8 @@
  * Loads the configuration, prepares every Maildir (creating missing ones,
  * cleaning tmp/ leftovers of a crash), opens the listeners and runs the
  * event loop until SIGTERM or SIGINT. SIGTERM lets messages being
- * transferred finish (up to shutdown_timeout), then exits.
+ * transferred finish (up to shutdown_timeout), then exits. SIGHUP loads
+ * the TLS certificates and the users file again.
  */
 #include <errno.h>
 #include <signal.h>
@@ -52,6 +53,11 @@ static struct server *the_server;
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
+	if (sig == SIGHUP) {
+		log_info("ev=signal sig=HUP");
+		server_reload(the_server);
+		return;
+	}
 	log_info("ev=signal sig=%s", sig == SIGTERM ? "TERM" : "INT");
 	server_shutdown(the_server);
 }
@@ -104,7 +110,7 @@ main(int argc, char **argv)
 	struct conf conf;
 	struct conf_err err;
 	struct event_base *base;
-	struct event *sigterm, *sigint;
+	struct event *sigterm, *sigint, *sighup;
 	struct pool *pool;
 
 	while ((ch = getopt(argc, argv, "c:o:npdvh")) != -1) {
@@ -192,20 +198,24 @@ main(int argc, char **argv)
 	if (pool == NULL)
 		fatal("cannot start %u commit workers", conf.commit_workers);
 	the_server = server_new(base, &conf, pool);
-	if (server_listen(the_server) < 0) {
+	/* certificates and users are checked before any port opens */
+	if (server_reload(the_server) < 0 || server_listen(the_server) < 0) {
 		rc = 1;
 		goto out;
 	}
 	sigterm = evsignal_new(base, SIGTERM, signal_cb, NULL);
 	sigint = evsignal_new(base, SIGINT, signal_cb, NULL);
+	sighup = evsignal_new(base, SIGHUP, signal_cb, NULL);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
+	evsignal_add(sighup, NULL);
 	log_info("ev=start hostname=%s config=%s domains=%zu mailboxes=%zu "
 	    "workers=%u", conf.hostname, path, conf.ndomains, conf.nmboxes,
 	    conf.commit_workers);
 	event_base_dispatch(base);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	log_info("ev=stop");
 out:
 	pool_free(pool);

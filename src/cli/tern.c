@@ -15,6 +15,10 @@
 #include "cli.h"
 #include "../lib/util.h"
 
+/* XXX until cli.h declares them (src/cli/queue_cmd.c) */
+int queue_main(int argc, char **argv);
+extern const char queue_usage[];
+
 struct verb {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -27,8 +31,12 @@ static const struct verb verbs[] = {
 	    "explain an SMTP reply code, reply line or bounce message" },
 	{ "send", send_main, send_usage,
 	    "submit a message (sendmail-compatible)" },
+	{ "passwd", passwd_main, passwd_usage,
+	    "print a password hash for the AUTH users file" },
 	{ "probe", probe_main, probe_usage,
 	    "walk through an SMTP dialogue with a server and judge it" },
+	{ "queue", queue_main, queue_usage,
+	    "list the mail queue; flush, delete or bounce messages" },
 };
 
 #ifndef TERN_VERSION

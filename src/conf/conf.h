@@ -1,7 +1,8 @@
 /*
  * conf - the configuration: parse one file plus -o overrides, check it,
  * dump it normalised, and answer the lookups the server needs (is this
- * domain ours, which mailboxes does this address reach).
+ * domain ours, which mailboxes does this address reach, may this client
+ * relay, where does mail for that domain go).
  *
  * File format (see man/tern.conf.5): "key = value" lines; '#' starts a
  * comment line; a line that starts with white space continues the
@@ -30,9 +31,44 @@ enum bare_newline_policy {
 	BARE_NEWLINE_REJECT,    /* 550 5.5.2 after the end of data */
 };
 
+/* what a listener is for (RFC 8314 and RFC 6409 ports) */
+enum listen_role {
+	LISTEN_SMTP,        /* port 25: STARTTLS offered, AUTH only after TLS */
+	LISTEN_SUBMISSION,  /* port 587: STARTTLS, AUTH required before MAIL */
+	LISTEN_SUBMISSIONS, /* port 465: implicit TLS, AUTH required */
+};
+
 struct conf_listen {
 	char *host; /* "127.0.0.1", "::1", "0.0.0.0", "::" (no brackets) */
 	char *port; /* "2525" */
+	enum listen_role role; /* "ADDR:PORT/submission" in the file */
+};
+
+/* an address block, for relay_networks */
+struct conf_net {
+	int family;              /* AF_INET or AF_INET6 */
+	unsigned char addr[16];  /* network byte order, host bits zero */
+	unsigned prefix;         /* 0..32 or 0..128 */
+};
+
+enum tls_policy {
+	TLS_MAY,     /* STARTTLS when offered, else plain (opportunistic) */
+	TLS_NONE,    /* never STARTTLS */
+	TLS_VERIFY,  /* STARTTLS required and the certificate must verify */
+	TLS_REQUIRE, /* STARTTLS required, certificate not checked */
+};
+
+/* a next hop: a static route, the smarthost, or the DNS resolver */
+struct conf_hop {
+	char *host;  /* lower-case name or canonical address, no brackets;
+	                NULL: not set (port is NULL too) */
+	char *port;  /* "25" when not given ("53" for dns_resolver) */
+	enum tls_policy tls; /* tls= or relay_tls; TLS_NONE for dns_resolver */
+};
+
+struct conf_route {
+	char *domain; /* lower case; mail for it goes to hop */
+	struct conf_hop hop;
 };
 
 /* a local mailbox: its Maildir is <maildir_root>/<domain>/<user>/ */
@@ -77,6 +113,42 @@ struct conf {
 	unsigned max_hops;             /* Received: headers before 554 5.4.6 */
 	int unsafe_no_fsync;           /* benchmarks only */
 	unsigned pregreet_delay;       /* seconds to wait before the 220; 0 off */
+
+	/* relaying: who may, where to, how often to retry; times in seconds */
+	struct conf_net *relay_networks; /* default 127.0.0.0/8, ::1/128;
+	                                    IPv4-mapped ones stored as IPv4 */
+	size_t nrelay_networks;
+	int allow_open_relay;          /* permit networks wider than /8, /16 */
+	struct conf_hop smarthost;     /* non-local mail without a route goes
+	                                  here if set */
+	struct conf_route *routes;     /* sorted by domain */
+	size_t nroutes;
+	struct conf_hop dns_resolver;  /* host NULL: use /etc/resolv.conf */
+	char *relay_port;              /* port for MX/A hosts, "25" */
+	enum tls_policy relay_tls;     /* default for hosts without a route */
+	unsigned relay_destination_concurrency; /* connections per domain */
+	unsigned relay_connect_timeout;
+	unsigned relay_command_timeout; /* RFC 5321 4.5.3.2: 5m */
+	unsigned relay_data_timeout;    /* RFC 5321 4.5.3.2.6: final dot 10m */
+	unsigned retry_first;          /* first retry after a deferral */
+	unsigned retry_max;            /* longest wait between attempts */
+	unsigned max_queue_lifetime;   /* then bounce */
+	unsigned delay_warning_time;   /* delay DSN after this; 0 off */
+
+	/* TLS and AUTH */
+	char **tls_cert;               /* PEM chain files, one per pair (not
+	                                  opened by conf_load) */
+	char **tls_key;                /* PEM key files, paired by position */
+	size_t ntls;
+	char *tls_ca_file;             /* CAs for tls = verify; NULL: system */
+	char *tls_min_version;         /* "TLSv1.2" (default) or "TLSv1.3" */
+	char *tls_ciphers;             /* OpenSSL cipher list; NULL: default */
+	char *users;                   /* file of "user:crypt-hash" lines */
+	int auth_over_plaintext;       /* offer AUTH without TLS (tests only) */
+	unsigned auth_max_failures;    /* per address, then 421 4.7.0 */
+	int received_auth;             /* name the AUTH user in Received: */
+	int sender_login_match;        /* on submission: MAIL FROM must be the
+	                                  user's own address (553 5.7.1) */
 };
 
 /* where a configuration error was found */
@@ -90,6 +162,9 @@ void conf_free(struct conf *c);
 int conf_dump(const struct conf *c, char **out);
 
 int conf_is_local_domain(const struct conf *c, const char *domain);
+int conf_relay_allowed(const struct conf *c, const char *ip);
+const struct conf_hop *conf_route_for(const struct conf *c,
+    const char *domain);
 int conf_resolve(const struct conf *c, const char *local, const char *domain,
     const struct mbox **out, size_t max);
 const struct mbox *conf_find_mbox(const struct conf *c, const char *local,

@@ -16,10 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "../lib/util.h"
 #include "trace.h"
 
+enum { AUTH_M_NONE, AUTH_M_PLAIN, AUTH_M_LOGIN_USER, AUTH_M_LOGIN_PASS };
+
 static int shutdown_due(const struct proto *p);
+static void auth_clear(struct proto *p);
 static void proto_reply_lines(struct proto *p, enum reply_id id,
     const char *const *lines, unsigned n);
 
@@ -31,7 +37,7 @@ proto_init(struct proto *p, const struct conf *conf, const char *client_ip)
 	p->conf = conf;
 	p->state = PS_INIT;
 	snprintf(p->client_ip, sizeof(p->client_ip), "%s", client_ip);
-	buf_init(&p->line, PROTO_LINE_MAX_PATH);
+	buf_init(&p->line, PROTO_LINE_MAX_AUTH);
 	buf_init(&p->out, 0);
 	buf_init(&p->txn.body, 0);
 	p->free_space = PROTO_SPACE_UNKNOWN;
@@ -46,6 +52,7 @@ txn_reset(struct proto *p)
 	for (size_t i = 0; i < t->nrcpts; i++)
 		free(t->rcpts[i]);
 	free(t->rcpts);
+	free(t->remote);
 	free(t->boxes);
 	/* give the memory back: idle sessions should cost little */
 	buf_free(&t->body);
@@ -59,6 +66,7 @@ txn_reset(struct proto *p)
 void
 proto_free(struct proto *p)
 {
+	auth_clear(p);
 	txn_reset(p);
 	buf_free(&p->line);
 	buf_free(&p->out);
@@ -68,9 +76,14 @@ proto_free(struct proto *p)
 const char *
 proto_with(const struct proto *p)
 {
-	if (p->txn.smtputf8)
-		return "UTF8SMTP";
-	return p->esmtp ? "ESMTP" : "SMTP";
+	static const char *const names[3][4] = {
+		{ "SMTP", "SMTPS", "SMTPA", "SMTPSA" },
+		{ "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA" },
+		{ "UTF8SMTP", "UTF8SMTPS", "UTF8SMTPA", "UTF8SMTPSA" },
+	};
+	int kind = p->txn.smtputf8 ? 2 : p->esmtp ? 1 : 0;
+
+	return names[kind][(p->tls ? 1 : 0) + (p->auth_user[0] ? 2 : 0)];
 }
 
 /*
@@ -211,12 +224,23 @@ helo_valid(const char *s)
 	return 1;
 }
 
+/* may the client authenticate now: R__COUNT, or the reply saying why not */
+static enum reply_id
+auth_allowed(const struct proto *p)
+{
+	if (!p->auth_offered)
+		return R_AUTH_DISABLED;
+	if (!p->tls && !p->conf->auth_over_plaintext)
+		return R_AUTH_NEED_TLS;
+	return R__COUNT;
+}
+
 static void
 cmd_helo(struct proto *p, const char *arg, int esmtp)
 {
 	char size[32];
 	char greet[ADDR_DOMAIN_MAX + 128];
-	const char *lines[8];
+	const char *lines[10];
 	unsigned n = 0;
 
 	if (!has_arg(arg) || strchr(arg, ' ') != NULL) {
@@ -247,6 +271,12 @@ cmd_helo(struct proto *p, const char *arg, int esmtp)
 	lines[n++] = "ENHANCEDSTATUSCODES";
 	lines[n++] = "SMTPUTF8";
 	lines[n++] = "CHUNKING";
+	/* RFC 3207 4.2: not again once TLS is running */
+	if (p->tls_offered && !p->tls)
+		lines[n++] = "STARTTLS";
+	/* RFC 4954 4: no plaintext passwords on an open line */
+	if (auth_allowed(p) == R__COUNT)
+		lines[n++] = "AUTH PLAIN LOGIN";
 	proto_reply_lines(p, R_EHLO, lines, n);
 }
 
@@ -308,6 +338,24 @@ space_ok(const struct proto *p, uint64_t size)
 	    p->free_space - p->conf->min_free_space >= size;
 }
 
+/*
+ * does the sender address belong to the logged-in user: the user name
+ * is the address, or a local part whose address is in a local domain
+ */
+static int
+sender_owned(const struct proto *p, const struct addr *a)
+{
+	char addr[ADDR_PATH_MAX + ADDR_DOMAIN_MAX + 2];
+
+	if (a->null)
+		return 0;
+	snprintf(addr, sizeof(addr), "%s@%s", a->lookup, a->domain);
+	if (strchr(p->auth_user, '@') != NULL)
+		return str_casecmp_ascii(addr, p->auth_user) == 0;
+	return str_casecmp_ascii(a->lookup, p->auth_user) == 0 &&
+	    conf_is_local_domain(p->conf, a->domain);
+}
+
 static void
 cmd_mail(struct proto *p, const char *arg)
 {
@@ -326,6 +374,11 @@ cmd_mail(struct proto *p, const char *arg)
 	}
 	if (p->txn.active) {
 		proto_reply(p, R_NESTED_MAIL, NULL);
+		return;
+	}
+	/* RFC 6409 4.3: the submission port takes mail from users only */
+	if (p->role == PROTO_ROLE_SUBMISSION && p->auth_user[0] == '\0') {
+		proto_reply(p, R_AUTH_REQUIRED, NULL);
 		return;
 	}
 	if ((path = after_keyword(arg, "FROM:")) == NULL) {
@@ -409,6 +462,11 @@ cmd_mail(struct proto *p, const char *arg)
 		proto_reply(p, R_NO_SPACE, NULL);
 		return;
 	}
+	if (p->role == PROTO_ROLE_SUBMISSION && p->conf->sender_login_match &&
+	    !sender_owned(p, &a)) {
+		proto_reply(p, R_SENDER_NOT_OWNED, a.null ? "" : a.text);
+		return;
+	}
 	p->txn.active = 1;
 	p->txn.smtputf8 = have_utf8;
 	p->txn.declared_size = size;
@@ -418,11 +476,23 @@ cmd_mail(struct proto *p, const char *arg)
 	proto_reply(p, R_MAIL_OK, p->txn.sender);
 }
 
-/* remember an accepted recipient and the mailboxes it reaches */
+/*
+ * remember an accepted recipient and the mailboxes it reaches; remote
+ * is set for a recipient to relay (nb is 0 then)
+ */
 static int
 txn_add_rcpt(struct proto_txn *t, const char *text, const struct mbox **b,
-    size_t nb)
+    size_t nb, int remote)
 {
+	if (remote && t->nremote == t->capremote) {
+		size_t ncap = t->capremote ? t->capremote * 2 : 8;
+		char **r = realloc(t->remote, ncap * sizeof(*r));
+
+		if (r == NULL)
+			return -1;
+		t->remote = r;
+		t->capremote = ncap;
+	}
 	if (t->nrcpts == t->caprcpts) {
 		size_t ncap = t->caprcpts ? t->caprcpts * 2 : 8;
 		char **r = realloc(t->rcpts, ncap * sizeof(*r));
@@ -446,6 +516,14 @@ txn_add_rcpt(struct proto_txn *t, const char *text, const struct mbox **b,
 	}
 	if ((t->rcpts[t->nrcpts] = strdup(text)) == NULL)
 		return -1;
+	if (remote) {
+		/* the same remote address twice is sent once */
+		for (size_t i = 0; i < t->nremote; i++)
+			if (strcmp(t->remote[i], text) == 0)
+				remote = 0;
+		if (remote)
+			t->remote[t->nremote++] = t->rcpts[t->nrcpts];
+	}
 	t->nrcpts++;
 	/* one copy per mailbox, however many addresses reach it */
 	for (size_t i = 0; i < nb; i++) {
@@ -462,12 +540,31 @@ txn_add_rcpt(struct proto_txn *t, const char *text, const struct mbox **b,
 
 #define RESOLVE_MAX 256
 
+/* a recipient in another domain: relay it, if this client may */
+static void
+rcpt_remote(struct proto *p, const struct addr *a)
+{
+	char text[ADDR_PATH_MAX + ADDR_DOMAIN_MAX + 2];
+
+	/* an address literal names a host, not a domain we route to */
+	if (a->literal || !p->relay_ok) {
+		proto_reply(p, R_RELAY_DENIED, a->text);
+		return;
+	}
+	/* domains are case-insensitive: queue them in one spelling */
+	snprintf(text, sizeof(text), "%s@%s", a->local, a->domain);
+	if (txn_add_rcpt(&p->txn, text, NULL, 0, 1) < 0)
+		proto_reply(p, R_LOCAL_ERR, NULL);
+	else
+		proto_reply(p, R_RCPT_OK, text);
+}
+
 static void
 cmd_rcpt(struct proto *p, const char *arg)
 {
 	char store[PROTO_LINE_MAX_PATH];
 	struct param prm[ADDR_PARAMS_MAX];
-	const struct mbox *boxes[RESOLVE_MAX];
+	const struct mbox *stack[RESOLVE_MAX], **boxes = stack;
 	struct addr a;
 	const char *path, *rest, *why, *domain;
 	enum addr_err e;
@@ -517,19 +614,25 @@ cmd_rcpt(struct proto *p, const char *arg)
 	/* "<postmaster>" alone means the primary domain's postmaster */
 	domain = a.domain[0] != '\0' ? a.domain : p->conf->domains[0];
 	if (a.literal || !conf_is_local_domain(p->conf, domain)) {
-		proto_reply(p, R_RELAY_DENIED, a.text);
+		rcpt_remote(p, &a);
 		return;
 	}
 	k = conf_resolve(p->conf, a.lookup, domain, boxes, RESOLVE_MAX);
-	if (k == 0) {
+	if (k < 0) {
+		/* a big list alias: make room for every mailbox there is */
+		boxes = calloc(p->conf->nmboxes, sizeof(*boxes));
+		k = boxes ? conf_resolve(p->conf, a.lookup, domain, boxes,
+		    p->conf->nmboxes) : -1;
+	}
+	if (k == 0)
 		proto_reply(p, R_RCPT_UNKNOWN, a.text);
-		return;
-	}
-	if (k < 0 || txn_add_rcpt(&p->txn, a.text, boxes, (size_t)k) < 0) {
+	else if (k < 0 ||
+	    txn_add_rcpt(&p->txn, a.text, boxes, (size_t)k, 0) < 0)
 		proto_reply(p, R_LOCAL_ERR, NULL);
-		return;
-	}
-	proto_reply(p, R_RCPT_OK, a.text);
+	else
+		proto_reply(p, R_RCPT_OK, a.text);
+	if (boxes != stack)
+		free(boxes);
 }
 
 /* the reply for DATA/BDAT when the transaction cannot take a message */
@@ -790,6 +893,268 @@ cmd_expn(struct proto *p, const char *arg)
 	proto_reply_lines(p, R_EXPN_OK, lp, (unsigned)k);
 }
 
+/* ---- STARTTLS (RFC 3207) ---- */
+
+static void
+cmd_starttls(struct proto *p, const char *arg)
+{
+	if (has_arg(arg)) {
+		proto_reply(p, R_SYNTAX_STARTTLS, NULL);
+		return;
+	}
+	if (p->tls) {
+		proto_reply(p, R_TLS_ACTIVE, NULL);
+		return;
+	}
+	if (!p->tls_offered) {
+		proto_reply(p, R_TLS_UNAVAILABLE, NULL);
+		return;
+	}
+	proto_reply(p, R_TLS_GO, NULL);
+	/* the server takes over; nothing after this line is read as plain */
+	p->state = PS_STARTTLS;
+}
+
+/*
+ * proto_tls_started - the TLS handshake after STARTTLS (or on an implicit
+ * TLS port) is done: RFC 3207 4.2 says forget everything learned before
+ * it, so the client must send EHLO again.
+ */
+void
+proto_tls_started(struct proto *p, const char *info)
+{
+	txn_reset(p);
+	p->state = PS_INIT;
+	p->esmtp = 0;
+	p->helo[0] = '\0';
+	p->auth_user[0] = '\0';
+	p->tls = 1;
+	snprintf(p->tls_info, sizeof(p->tls_info), "%s", info);
+}
+
+/* ---- AUTH (RFC 4954: PLAIN, RFC 4616; LOGIN) ---- */
+
+/* strict base64 (RFC 4648 4): -1 on any bad character or padding */
+static ssize_t
+b64_decode(const char *s, char *out, size_t cap)
+{
+	size_t n = strlen(s), pad = 0;
+	int k;
+
+	if (n % 4 != 0 || n / 4 * 3 > cap)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '=') {
+			if (i < n - 2)
+				return -1;
+			pad++;
+		} else if (pad > 0 || !((c >= 'A' && c <= 'Z') ||
+		    (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '+' || c == '/')) {
+			return -1;
+		}
+	}
+	if (n == 0)
+		return 0;
+	k = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)s,
+	    (int)n);
+	if (k < 0)
+		return -1;
+	return (ssize_t)((size_t)k - pad);
+}
+
+static void
+auth_clear(struct proto *p)
+{
+	OPENSSL_cleanse(p->auth_try_pass, sizeof(p->auth_try_pass));
+	p->auth_try_user[0] = '\0';
+	p->auth_mech = AUTH_M_NONE;
+}
+
+/* the exchange is over with a reply: back to commands */
+static void
+auth_end(struct proto *p, enum reply_id id)
+{
+	auth_clear(p);
+	p->state = PS_READY;
+	proto_reply(p, id, NULL);
+}
+
+/* credentials complete: the server checks them (off the loop) */
+static void
+auth_check(struct proto *p)
+{
+	p->auth_mech = AUTH_M_NONE;
+	p->state = PS_AUTH_CHECK;
+}
+
+/* PLAIN message: [authzid] NUL authcid NUL passwd (RFC 4616 2) */
+static void
+auth_plain(struct proto *p, const char *b64)
+{
+	char raw[PROTO_LINE_MAX_AUTH];
+	const char *authz, *user, *pass, *end;
+	ssize_t n;
+
+	n = b64_decode(b64, raw, sizeof(raw) - 1);
+	if (n < 0) {
+		auth_end(p, R_AUTH_BAD64);
+		return;
+	}
+	raw[n] = '\0';
+	end = raw + n;
+	authz = raw;
+	user = memchr(authz, '\0', (size_t)(end - authz));
+	pass = user ? memchr(user + 1, '\0', (size_t)(end - user - 1)) : NULL;
+	if (user == NULL || pass == NULL || user[1] == '\0' ||
+	    (size_t)(pass - user - 1) >= sizeof(p->auth_try_user) ||
+	    (size_t)(end - pass - 1) >= sizeof(p->auth_try_pass) ||
+	    memchr(pass + 1, '\0', (size_t)(end - pass - 1)) != NULL ||
+	    (authz[0] != '\0' && strcmp(authz, user + 1) != 0)) {
+		/* malformed, or acting for someone else: not allowed */
+		OPENSSL_cleanse(raw, sizeof(raw));
+		auth_end(p, R_AUTH_FAILED);
+		return;
+	}
+	snprintf(p->auth_try_user, sizeof(p->auth_try_user), "%s", user + 1);
+	memcpy(p->auth_try_pass, pass + 1, (size_t)(end - pass - 1));
+	p->auth_try_pass[end - pass - 1] = '\0';
+	OPENSSL_cleanse(raw, sizeof(raw));
+	auth_check(p);
+}
+
+/* a LOGIN user name or password line, decoded */
+static int
+auth_login_field(struct proto *p, const char *b64, char *dst, size_t cap)
+{
+	char raw[PROTO_LINE_MAX_AUTH];
+	ssize_t n = b64_decode(b64, raw, sizeof(raw) - 1);
+
+	if (n < 0) {
+		auth_end(p, R_AUTH_BAD64);
+		return -1;
+	}
+	if ((size_t)n >= cap || memchr(raw, '\0', (size_t)n) != NULL) {
+		OPENSSL_cleanse(raw, sizeof(raw));
+		auth_end(p, R_AUTH_FAILED);
+		return -1;
+	}
+	memcpy(dst, raw, (size_t)n);
+	dst[n] = '\0';
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return 0;
+}
+
+/* a client line inside the exchange (PS_AUTH) */
+static void
+auth_response(struct proto *p, const char *line)
+{
+	/* RFC 4954 4: "*" cancels, and the server MUST answer 501 */
+	if (strcmp(line, "*") == 0) {
+		auth_end(p, R_AUTH_CANCELLED);
+		return;
+	}
+	switch (p->auth_mech) {
+	case AUTH_M_PLAIN:
+		auth_plain(p, line);
+		break;
+	case AUTH_M_LOGIN_USER:
+		if (auth_login_field(p, line, p->auth_try_user,
+		    sizeof(p->auth_try_user)) < 0)
+			return;
+		p->auth_mech = AUTH_M_LOGIN_PASS;
+		proto_reply(p, R_AUTH_CHALLENGE, "UGFzc3dvcmQ6"); /* Password: */
+		break;
+	case AUTH_M_LOGIN_PASS:
+		if (auth_login_field(p, line, p->auth_try_pass,
+		    sizeof(p->auth_try_pass)) < 0)
+			return;
+		auth_check(p);
+		break;
+	default:
+		auth_end(p, R_AUTH_CANCELLED);
+		break;
+	}
+}
+
+static void
+cmd_auth(struct proto *p, const char *arg)
+{
+	char mech[32];
+	const char *ir = NULL;
+	size_t n;
+	enum reply_id why;
+
+	if (p->state == PS_INIT) {
+		proto_reply(p, R_NEED_HELO, NULL);
+		return;
+	}
+	if ((why = auth_allowed(p)) != R__COUNT) {
+		proto_reply(p, why, NULL);
+		return;
+	}
+	if (p->auth_user[0] != '\0') {
+		proto_reply(p, R_AUTH_ALREADY, NULL);
+		return;
+	}
+	if (p->txn.active) {
+		proto_reply(p, R_AUTH_IN_TXN, NULL);
+		return;
+	}
+	if (!has_arg(arg)) {
+		proto_reply(p, R_SYNTAX_AUTH, NULL);
+		return;
+	}
+	n = strcspn(arg, " ");
+	if (arg[n] == ' ')
+		ir = arg + n + 1;
+	if (n >= sizeof(mech) || (ir != NULL && (*ir == '\0' ||
+	    strchr(ir, ' ') != NULL))) {
+		proto_reply(p, R_SYNTAX_AUTH, NULL);
+		return;
+	}
+	memcpy(mech, arg, n);
+	mech[n] = '\0';
+	p->state = PS_AUTH;
+	if (str_casecmp_ascii(mech, "PLAIN") == 0) {
+		p->auth_mech = AUTH_M_PLAIN;
+		/* RFC 4954 4: "=" is an empty initial response */
+		if (ir != NULL)
+			auth_plain(p, strcmp(ir, "=") == 0 ? "" : ir);
+		else
+			proto_reply(p, R_AUTH_CHALLENGE, "");
+	} else if (str_casecmp_ascii(mech, "LOGIN") == 0) {
+		p->auth_mech = AUTH_M_LOGIN_USER;
+		if (ir != NULL)
+			auth_response(p, ir);
+		else
+			proto_reply(p, R_AUTH_CHALLENGE, "VXNlcm5hbWU6");
+	} else {
+		p->state = PS_READY;
+		proto_reply(p, R_AUTH_MECH, NULL);
+	}
+}
+
+/*
+ * proto_auth_done - the server checked auth_try_user/auth_try_pass:
+ * 235 and the user is logged in (and may relay), or 535.
+ */
+void
+proto_auth_done(struct proto *p, int ok)
+{
+	snprintf(p->verb, sizeof(p->verb), "AUTH");
+	p->state = PS_READY;
+	if (ok) {
+		snprintf(p->auth_user, sizeof(p->auth_user), "%s",
+		    p->auth_try_user);
+		p->relay_ok = 1;
+	}
+	auth_clear(p);
+	proto_reply(p, ok ? R_AUTH_OK : R_AUTH_FAILED, NULL);
+}
+
 static const struct {
 	const char *verb;
 	const char *syntax;
@@ -806,6 +1171,8 @@ static const struct {
 	{ "VRFY", "VRFY address" },
 	{ "EXPN", "EXPN list" },
 	{ "HELP", "HELP [command]" },
+	{ "STARTTLS", "STARTTLS (then EHLO again inside TLS)" },
+	{ "AUTH", "AUTH PLAIN|LOGIN [initial-response]" },
 };
 
 static void
@@ -814,6 +1181,7 @@ cmd_help(struct proto *p, const char *arg)
 	static const char *const lines[] = {
 		"This is tern, an SMTP server. Commands:",
 		"  HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY EXPN HELP",
+		"  STARTTLS AUTH",
 		"HELP <command> shows its syntax; RFC 5321 describes them all.",
 		"Problems? Write to postmaster at this domain.",
 		"End of HELP info",
@@ -837,7 +1205,7 @@ cmd_help(struct proto *p, const char *arg)
 
 /* commands that exist elsewhere but that we do not offer: 502, not 500 */
 static const char *const not_implemented[] = {
-	"STARTTLS", "AUTH", "ETRN", "TURN", "ATRN", "SEND", "SOML", "SAML",
+	"ETRN", "TURN", "ATRN", "SEND", "SOML", "SAML",
 	"VERB", "ONEX", "XCLIENT", "XFORWARD", "LHLO", "BURL",
 };
 
@@ -849,17 +1217,30 @@ command(struct proto *p, char *line, size_t len)
 	size_t vlen;
 	size_t max;
 
+	if (p->state == PS_AUTH) {
+		snprintf(p->verb, sizeof(p->verb), "AUTH");
+		if (memchr(line, '\0', len) != NULL)
+			auth_end(p, R_AUTH_BAD64);
+		else
+			auth_response(p, line);
+		return;
+	}
 	vlen = strcspn(line, " ");
 	snprintf(p->verb, sizeof(p->verb), "%.*s",
 	    (int)(vlen < 15 ? vlen : 15), line);
 	for (char *c = p->verb; *c; c++)
 		if (*c >= 'a' && *c <= 'z')
 			*c = (char)(*c - 32);
-	max = (str_casecmp_ascii(p->verb, "MAIL") == 0 ||
-	    str_casecmp_ascii(p->verb, "RCPT") == 0) ? PROTO_LINE_MAX_PATH
-	    : PROTO_LINE_MAX;
+	if (str_casecmp_ascii(p->verb, "AUTH") == 0)
+		max = PROTO_LINE_MAX_AUTH;
+	else if (str_casecmp_ascii(p->verb, "MAIL") == 0 ||
+	    str_casecmp_ascii(p->verb, "RCPT") == 0)
+		max = PROTO_LINE_MAX_PATH;
+	else
+		max = PROTO_LINE_MAX;
 	if (len + 2 > max) {
-		proto_reply(p, R_LINE_TOO_LONG, NULL);
+		proto_reply(p, max == PROTO_LINE_MAX_AUTH ? R_AUTH_TOO_LONG :
+		    R_LINE_TOO_LONG, NULL);
 		return;
 	}
 	if (memchr(line, '\0', len) != NULL || !addr_utf8_valid(line, len)) {
@@ -900,6 +1281,10 @@ command(struct proto *p, char *line, size_t len)
 		cmd_expn(p, arg);
 	else if (str_casecmp_ascii(line, "HELP") == 0)
 		cmd_help(p, arg);
+	else if (str_casecmp_ascii(line, "STARTTLS") == 0)
+		cmd_starttls(p, arg);
+	else if (str_casecmp_ascii(line, "AUTH") == 0)
+		cmd_auth(p, arg);
 	else {
 		for (size_t i = 0; i < ARRAY_LEN(not_implemented); i++) {
 			if (str_casecmp_ascii(line, not_implemented[i]) == 0) {
@@ -929,7 +1314,10 @@ feed_command(struct proto *p, const char *in, size_t len)
 	if (p->line_skip) {
 		p->line_skip = 0;
 		snprintf(p->verb, sizeof(p->verb), "?");
-		proto_reply(p, R_LINE_TOO_LONG, NULL);
+		if (p->state == PS_AUTH)
+			auth_end(p, R_AUTH_TOO_LONG);
+		else
+			proto_reply(p, R_LINE_TOO_LONG, NULL);
 		return take;
 	}
 	/* CRLF ends a command; a bare LF is tolerated as a line end */
@@ -974,6 +1362,8 @@ proto_feed(struct proto *p, const char *in, size_t len)
 		case PS_CLOSED:
 			return len; /* RFC 5321 3.8: nothing after 221/421 */
 		case PS_COMMIT:
+		case PS_AUTH_CHECK:
+		case PS_STARTTLS:
 			return used;
 		case PS_DATA:
 			used += data_feed(&p->txn.scan, in + used, len - used,

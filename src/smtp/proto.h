@@ -14,6 +14,10 @@
  *   PS_DATA    reading DATA content up to <CRLF>.<CRLF>
  *   PS_BDAT    reading the octets of one BDAT chunk
  *   PS_COMMIT  a complete message waits for the server's commit
+ *   PS_AUTH    inside an AUTH exchange: the next line is a response
+ *   PS_AUTH_CHECK  credentials wait for the server's verdict
+ *   PS_STARTTLS  220 sent to STARTTLS: the server starts TLS, discards
+ *              whatever plaintext followed, then calls proto_tls_started
  *   PS_CLOSED  221 or 421 sent; further input is ignored
  */
 #ifndef TERN_PROTO_H
@@ -30,6 +34,7 @@
 
 #define PROTO_LINE_MAX 512       /* RFC 5321 4.5.3.1.4, with CRLF */
 #define PROTO_LINE_MAX_PATH 1024 /* MAIL/RCPT with parameters */
+#define PROTO_LINE_MAX_AUTH 12288 /* RFC 4954 4: AUTH exchange lines */
 #define PROTO_OUT_HIGH 65536     /* stop reading while this much is unsent */
 #define PROTO_SPACE_UNKNOWN UINT64_MAX
 
@@ -40,7 +45,15 @@ enum proto_state {
 	PS_DATA,
 	PS_BDAT,
 	PS_COMMIT,
+	PS_AUTH,
+	PS_AUTH_CHECK,
+	PS_STARTTLS,
 	PS_CLOSED,
+};
+
+enum proto_role {
+	PROTO_ROLE_SMTP,        /* MX: AUTH optional, only over TLS */
+	PROTO_ROLE_SUBMISSION,  /* AUTH required before MAIL */
 };
 
 struct proto_txn {
@@ -53,6 +66,9 @@ struct proto_txn {
 	char **rcpts;                 /* accepted recipients, as written */
 	size_t nrcpts;
 	size_t caprcpts;
+	char **remote;                /* recipients to relay: point into rcpts */
+	size_t nremote;
+	size_t capremote;
 	const struct mbox **boxes;    /* distinct mailboxes they reach */
 	size_t nboxes;
 	size_t capboxes;
@@ -83,6 +99,17 @@ struct proto {
 	enum reply_id bdat_err;       /* reply for a refused chunk, or R__COUNT */
 	int bdat_failed;              /* a BDAT failed in this transaction */
 	int shutdown;                 /* 421 4.3.2 once the transfer ends */
+	int relay_ok;                 /* may send to other domains (set by the
+	                                 server: relay_networks or AUTH) */
+	enum proto_role role;
+	int tls;                      /* the session is encrypted */
+	int tls_offered;              /* a certificate exists for STARTTLS */
+	char tls_info[160];           /* "TLSv1.3 with cipher ..." */
+	int auth_offered;             /* a users file exists */
+	char auth_user[256];          /* logged-in user, "" if none */
+	int auth_mech;                /* exchange in progress: AUTH_M_* */
+	char auth_try_user[256];      /* credentials for the server to check */
+	char auth_try_pass[1024];
 	uint64_t free_space;          /* bytes free on the store, or UNKNOWN */
 	proto_hook hook;              /* told about every reply (logging) */
 	void *hook_arg;
@@ -97,6 +124,8 @@ void proto_commit_done(struct proto *p, enum reply_id id, const char *qid);
 void proto_timeout(struct proto *p);
 void proto_shutdown(struct proto *p);
 void proto_reply(struct proto *p, enum reply_id id, const char *detail);
+void proto_tls_started(struct proto *p, const char *info);
+void proto_auth_done(struct proto *p, int ok);
 const char *proto_with(const struct proto *p);
 
 #endif

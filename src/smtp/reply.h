@@ -78,6 +78,27 @@ enum reply_id {
 	R_NO_VALID_RCPT,  /* 554 5.5.1 */
 	R_TOO_MANY_HOPS,  /* 554 5.4.6 */
 	R_PARAM_UNKNOWN,  /* 555 5.5.4 */
+	/* STARTTLS (RFC 3207) */
+	R_TLS_GO,         /* 220 2.0.0 */
+	R_SYNTAX_STARTTLS,/* 501 5.5.4 */
+	R_TLS_ACTIVE,     /* 503 5.5.1 */
+	R_TLS_UNAVAILABLE,/* 454 4.7.0 */
+	/* AUTH (RFC 4954) */
+	R_AUTH_CHALLENGE, /* 334 */
+	R_AUTH_OK,        /* 235 2.7.0 */
+	R_AUTH_FAILED,    /* 535 5.7.8 */
+	R_AUTH_BAD64,     /* 501 5.5.2 */
+	R_AUTH_CANCELLED, /* 501 5.0.0 */
+	R_SYNTAX_AUTH,    /* 501 5.5.4 */
+	R_AUTH_ALREADY,   /* 503 5.5.1 */
+	R_AUTH_IN_TXN,    /* 503 5.5.1 */
+	R_AUTH_DISABLED,  /* 503 5.5.1 */
+	R_AUTH_MECH,      /* 504 5.5.4 */
+	R_AUTH_TOO_LONG,  /* 500 5.5.6 */
+	R_AUTH_NEED_TLS,  /* 538 5.7.11 */
+	R_AUTH_REQUIRED,  /* 530 5.7.0 */
+	R_AUTH_TOO_MANY,  /* 421 4.7.0 */
+	R_SENDER_NOT_OWNED, /* 553 5.7.1 */
 	R__COUNT
 };
 

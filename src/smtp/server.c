@@ -42,69 +42,20 @@
 #include "../lib/log.h"
 #include "../lib/util.h"
 #include "../net/listen.h"
+#include "../net/tls.h"
+#include "../queue/queue.h"
 #include "../store/commit.h"
 #include "proto.h"
+#include "server_int.h"
 #include "trace.h"
 
-#define READ_HIGH (256 * 1024)   /* input buffered before reads pause */
-#define WRITE_HIGH (256 * 1024)  /* unsent output before input pauses */
-#define IPTAB_SIZE 1024
-#define SPACE_INTERVAL 2         /* seconds between free-space checks */
-
-struct ipcount {
-	struct ipcount *next;
-	unsigned n;
-	char ip[64];
-};
-
-struct smtp_conn {
-	struct server *srv;
-	struct bufferevent *bev;
-	struct proto proto;
-	char id[16];
-	struct ipcount *ipc;
-	struct commit_req *commit; /* in flight, or NULL */
-	uint64_t commit_start;
-	int closing;               /* send what is queued, then free */
-	int gone;                  /* the client is gone: free, send nothing */
-	int reaping;
-	int pregreet;              /* waiting out pregreet_delay */
-	struct event *greet_ev;
-	uint64_t line_since;       /* when the unfinished command began */
-	struct smtp_conn *prev, *next;
-	struct smtp_conn *reap_next;
-};
-
-struct server {
-	struct event_base *base;
-	const struct conf *conf;
-	struct pool *pool;
-	struct evconnlistener **listeners;
-	size_t nlisteners;
-	struct event *reap_ev;
-	struct event *space_ev;
-	struct event *resume_ev;
-	struct event *shutdown_ev;
-	struct pool_job space_job;
-	int space_busy;
-	uint64_t space_now;      /* written by the worker, read in done */
-	uint64_t free_space;
-	struct smtp_conn *conns;
-	struct smtp_conn *reap;
-	unsigned nconns;
-	int shutting_down;
-	int accept_paused;
-	unsigned long next_id;
-	struct ipcount *iptab[IPTAB_SIZE];
-};
-
-static void conn_process(struct smtp_conn *c);
-static void conn_flush(struct smtp_conn *c);
 static void greet_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_watch_close(struct smtp_conn *c);
 
 /* ---- per-address connection counts ---- */
 
-static unsigned
+/* ip_hash - bucket of an address in the per-address tables */
+unsigned
 ip_hash(const char *ip)
 {
 	unsigned h = 2166136261u;
@@ -171,7 +122,8 @@ log_reply(struct proto *p, enum reply_id id, const char *detail)
 
 /* ---- connection lifetime ---- */
 
-static void
+/* conn_reap - free c from the reaper event, once nothing is in flight */
+void
 conn_reap(struct smtp_conn *c)
 {
 	if (c->reaping)
@@ -198,6 +150,10 @@ conn_free(struct smtp_conn *c)
 		ip_put(s, c->ipc);
 	if (c->greet_ev)
 		event_free(c->greet_ev);
+	if (c->auth_ev)
+		event_free(c->auth_ev);
+	if (c->close_ev)
+		event_free(c->close_ev);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	proto_free(&c->proto);
@@ -219,8 +175,8 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 		struct smtp_conn *c = s->reap;
 
 		s->reap = c->reap_next;
-		/* a commit in flight still reads the body: wait for it */
-		if (c->commit != NULL) {
+		/* a job in flight still uses the session: wait for it */
+		if (c->commit != NULL || c->auth != NULL) {
 			c->reaping = 0;
 			continue;
 		}
@@ -228,14 +184,14 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* the client is gone or must be cut off: free when safe */
-static void
+/* conn_drop - the client is gone or must be cut off: free when safe */
+void
 conn_drop(struct smtp_conn *c)
 {
 	c->gone = 1;
 	if (c->bev)
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	if (c->commit == NULL)
+	if (c->commit == NULL && c->auth == NULL)
 		conn_reap(c);
 }
 
@@ -251,8 +207,46 @@ set_timeouts(struct smtp_conn *c)
 	bufferevent_set_timeouts(c->bev, &rt, &wt);
 }
 
-/* write the engine's replies; close once they are out if the session ended */
+/*
+ * bytes not yet handed to the kernel: with STARTTLS the session's
+ * bufferevent is a filter, and its output moves on to the socket's own
+ * bufferevent before it is really sent
+ */
+static size_t
+conn_unsent(struct smtp_conn *c)
+{
+	struct bufferevent *under = bufferevent_get_underlying(c->bev);
+	size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+	if (under != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
 static void
+close_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	if (c->gone)
+		return;
+	if (conn_unsent(c) == 0 || ++c->close_checks > CLOSE_CHECKS_MAX)
+		conn_drop(c);
+}
+
+/* poll until the last reply (e.g. 221 inside TLS) has left */
+static void
+conn_watch_close(struct smtp_conn *c)
+{
+	struct timeval tv = { 0, 20000 };
+
+	c->close_ev = event_new(c->srv->base, -1, EV_PERSIST, close_check_cb, c);
+	if (c->close_ev == NULL || event_add(c->close_ev, &tv) < 0)
+		conn_drop(c);
+}
+
+/* conn_flush - write the engine's replies; close once out if it ended */
+void
 conn_flush(struct smtp_conn *c)
 {
 	struct buf *out = &c->proto.out;
@@ -270,9 +264,10 @@ conn_flush(struct smtp_conn *c)
 		c->closing = 1;
 		bufferevent_disable(c->bev, EV_READ);
 	}
-	if (c->closing &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	if (c->closing && conn_unsent(c) == 0)
 		conn_drop(c);
+	else if (c->closing && c->close_ev == NULL)
+		conn_watch_close(c);
 }
 
 /* ---- commit ---- */
@@ -313,6 +308,7 @@ commit_cb(struct commit_req *r)
 		conn_reap(c);
 		return;
 	}
+	/* QUEUE-INTEGRATION: queue_submitted() goes here */
 	proto_commit_done(p, id, id == R_QUEUED ? r->qid : NULL);
 	commit_req_free(r);
 	conn_flush(c);
@@ -330,7 +326,8 @@ commit_begin(struct smtp_conn *c)
 	struct commit_req *r;
 	struct trace_info ti;
 
-	r = commit_req_new(c->srv->conf, p->txn.boxes, p->txn.nboxes);
+	r = commit_req_new(c->srv->conf, p->txn.boxes, p->txn.nboxes,
+	    p->txn.remote, p->txn.nremote);
 	if (r == NULL) {
 		proto_commit_done(p, R_LOCAL_ERR, NULL);
 		return;
@@ -343,12 +340,18 @@ commit_begin(struct smtp_conn *c)
 	ti.with = proto_with(p);
 	ti.qid = r->qid;
 	ti.for_rcpt = p->txn.nrcpts == 1 ? p->txn.rcpts[0] : NULL;
+	ti.tls = p->tls ? p->tls_info : NULL;
+	ti.auth = p->auth_user[0] && c->srv->conf->received_auth ?
+	    p->auth_user : NULL;
 	ti.when = time(NULL);
 	if (trace_headers(&r->head, &ti) < 0) {
 		commit_req_free(r);
 		proto_commit_done(p, R_LOCAL_ERR, NULL);
 		return;
 	}
+	r->sender = p->txn.sender;
+	r->qflags = (p->txn.smtputf8 ? QUEUE_F_SMTPUTF8 : 0) |
+	    (p->txn.body8bit ? QUEUE_F_8BITMIME : 0);
 	r->body = p->txn.body.data ? p->txn.body.data : "";
 	r->bodylen = p->txn.body.len;
 	r->cb = commit_cb;
@@ -385,8 +388,8 @@ command_overdue(struct smtp_conn *c)
 	    (uint64_t)c->srv->conf->command_timeout * 1000000u;
 }
 
-/* feed buffered input to the engine until it must wait */
-static void
+/* conn_process - feed buffered input to the engine until it must wait */
+void
 conn_process(struct smtp_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -403,7 +406,10 @@ conn_process(struct smtp_conn *c)
 		}
 		return;
 	}
-	while (!c->gone && !c->closing && c->commit == NULL) {
+	if (c->handshaking)
+		return;
+	while (!c->gone && !c->closing && c->commit == NULL &&
+	    c->auth == NULL) {
 		struct evbuffer_iovec v;
 		size_t used;
 
@@ -431,6 +437,18 @@ conn_process(struct smtp_conn *c)
 				return;
 			continue;
 		}
+		if (c->proto.state == PS_AUTH_CHECK) {
+			conn_flush(c);
+			server_auth_begin(c);
+			if (c->auth != NULL)
+				return;
+			continue;
+		}
+		if (c->proto.state == PS_STARTTLS) {
+			conn_flush(c);
+			server_starttls(c);
+			return;
+		}
 		conn_flush(c);
 		if (used == 0)
 			break;
@@ -456,7 +474,8 @@ write_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	/* output drained: resume input if we had paused for it */
-	if (c->commit == NULL && !c->gone) {
+	if (c->commit == NULL && c->auth == NULL && !c->gone &&
+	    !c->handshaking) {
 		bufferevent_enable(c->bev, EV_READ);
 		conn_process(c);
 	}
@@ -467,9 +486,18 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_conn *c = arg;
 
+	if (what & BEV_EVENT_CONNECTED) {
+		server_tls_connected(c);
+		return;
+	}
+	if (c->handshaking && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF |
+	    BEV_EVENT_TIMEOUT))) {
+		server_tls_error(c);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		if ((what & BEV_EVENT_READING) && !c->closing &&
-		    c->commit == NULL) {
+		    c->commit == NULL && c->auth == NULL) {
 			log_info("conn=%s ev=timeout client=%s state=%d", c->id,
 			    c->proto.client_ip, (int)c->proto.state);
 			proto_timeout(&c->proto);
@@ -490,6 +518,16 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		    mid ? " lost=message-in-transfer" : "");
 		conn_drop(c);
 	}
+}
+
+/* conn_set_callbacks - attach our callbacks to c->bev (also after STARTTLS) */
+void
+conn_set_callbacks(struct smtp_conn *c)
+{
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH);
+	set_timeouts(c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
 /* ---- accepting ---- */
@@ -518,7 +556,8 @@ static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
-	struct server *s = arg;
+	struct listener *lis = arg;
+	struct server *s = lis->srv;
 	const struct conf *cf = s->conf;
 	char ip[64] = "unknown";
 	struct smtp_conn *c;
@@ -559,9 +598,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	c->ipc = e;
 	c->srv = s;
+	c->role = lis->role;
 	snprintf(c->id, sizeof(c->id), "%06lx", s->next_id++ & 0xffffffUL);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
@@ -571,16 +610,27 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->proto.hook = log_reply;
 	c->proto.hook_arg = c;
 	c->proto.free_space = s->free_space;
+	c->proto.relay_ok = conf_relay_allowed(cf, ip);
+	c->proto.role = c->role == LISTEN_SMTP ? PROTO_ROLE_SMTP
+	    : PROTO_ROLE_SUBMISSION;
+	c->proto.tls_offered = s->tls != NULL && c->role != LISTEN_SUBMISSIONS;
+	c->proto.auth_offered = s->users != NULL;
+	log_info("conn=%s ev=connect client=%s port=%s", c->id, ip,
+	    c->role == LISTEN_SMTP ? "smtp" : c->role == LISTEN_SUBMISSION ?
+	    "submission" : "submissions");
+	if (c->role == LISTEN_SUBMISSIONS) {
+		/* RFC 8314: TLS first; the greeting follows the handshake */
+		if (server_tls_accept(c, fd) < 0)
+			conn_drop(c);
+		return;
+	}
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		close(fd);
 		conn_drop(c);
 		return;
 	}
-	log_info("conn=%s ev=connect client=%s", c->id, ip);
-	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH);
-	set_timeouts(c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	conn_set_callbacks(c);
 	if (cf->pregreet_delay > 0) {
 		struct timeval tv = { (time_t)cf->pregreet_delay, 0 };
 
@@ -614,7 +664,7 @@ resume_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	s->accept_paused = 0;
 	for (size_t i = 0; i < s->nlisteners; i++)
-		evconnlistener_enable(s->listeners[i]);
+		evconnlistener_enable(s->listeners[i].l);
 	log_info("ev=accept-resumed conns=%u", s->nconns);
 }
 
@@ -622,7 +672,7 @@ resume_cb(evutil_socket_t fd, short what, void *arg)
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	struct server *s = arg;
+	struct server *s = ((struct listener *)arg)->srv;
 	struct timeval one = { 1, 0 };
 	int err = EVUTIL_SOCKET_ERROR();
 
@@ -632,7 +682,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	    s->nconns);
 	s->accept_paused = 1;
 	for (size_t i = 0; i < s->nlisteners; i++)
-		evconnlistener_disable(s->listeners[i]);
+		evconnlistener_disable(s->listeners[i].l);
 	/* resume when a connection closes, or after a second */
 	event_add(s->resume_ev, &one);
 }
@@ -701,6 +751,28 @@ server_new(struct event_base *base, const struct conf *conf, struct pool *pool)
 	return s;
 }
 
+/*
+ * server_reload - load certificates and the users file again (SIGHUP).
+ * On an error the old ones stay in use; sessions keep what they have.
+ */
+int
+server_reload(struct server *s)
+{
+	char err[512];
+
+	if (server_load_tls(s, err, sizeof(err)) < 0) {
+		log_err("ev=reload-failed what=tls error=\"%s\"", err);
+		return -1;
+	}
+	if (server_load_users(s, err, sizeof(err)) < 0) {
+		log_err("ev=reload-failed what=users error=\"%s\"", err);
+		return -1;
+	}
+	log_info("ev=reload tls=%s users=%zu", s->tls ? "yes" : "no",
+	    users_count(s->users));
+	return 0;
+}
+
 /* server_listen - open every configured listener; -1 if one fails */
 int
 server_listen(struct server *s)
@@ -709,6 +781,8 @@ server_listen(struct server *s)
 
 	s->listeners = xcalloc(cf->nlisten, sizeof(*s->listeners));
 	for (size_t i = 0; i < cf->nlisten; i++) {
+		struct listener *lis = &s->listeners[i];
+
 		char err[256];
 		int fd = listen_open(cf->listen[i].host, cf->listen[i].port, err,
 		    sizeof(err));
@@ -719,16 +793,21 @@ server_listen(struct server *s)
 			    cf->listen[i].host, cf->listen[i].port, err);
 			return -1;
 		}
-		l = evconnlistener_new(s->base, accept_cb, s,
+		lis->srv = s;
+		lis->role = cf->listen[i].role;
+		l = evconnlistener_new(s->base, accept_cb, lis,
 		    LEV_OPT_CLOSE_ON_FREE, -1, fd);
 		if (l == NULL) {
 			close(fd);
 			return -1;
 		}
 		evconnlistener_set_error_cb(l, accept_error_cb);
-		s->listeners[s->nlisteners++] = l;
-		log_info("ev=listen addr=%s port=%s", cf->listen[i].host,
-		    cf->listen[i].port);
+		lis->l = l;
+		s->nlisteners++;
+		log_info("ev=listen addr=%s port=%s role=%s", cf->listen[i].host,
+		    cf->listen[i].port, lis->role == LISTEN_SMTP ? "smtp" :
+		    lis->role == LISTEN_SUBMISSION ? "submission" :
+		    "submissions");
 	}
 	return 0;
 }
@@ -763,7 +842,7 @@ server_shutdown(struct server *s)
 	s->shutting_down = 1;
 	log_info("ev=shutdown conns=%u", s->nconns);
 	for (size_t i = 0; i < s->nlisteners; i++)
-		evconnlistener_disable(s->listeners[i]);
+		evconnlistener_disable(s->listeners[i].l);
 	event_del(s->space_ev);
 	for (struct smtp_conn *c = s->conns; c != NULL; c = c->next) {
 		if (c->gone)
@@ -778,6 +857,13 @@ server_shutdown(struct server *s)
 	s->shutdown_ev = evtimer_new(s->base, shutdown_force_cb, s);
 	if (s->shutdown_ev != NULL)
 		evtimer_add(s->shutdown_ev, &tv);
+}
+
+/* server_set_queue - where commits that queued a message report it */
+void
+server_set_queue(struct server *s, struct queue *q)
+{
+	s->queue = q;
 }
 
 /* server_idle - no sessions left */
@@ -799,7 +885,7 @@ server_free(struct server *s)
 		conn_free(c);
 	}
 	for (size_t i = 0; i < s->nlisteners; i++)
-		evconnlistener_free(s->listeners[i]);
+		evconnlistener_free(s->listeners[i].l);
 	free(s->listeners);
 	for (size_t i = 0; i < IPTAB_SIZE; i++) {
 		while (s->iptab[i] != NULL) {
@@ -809,6 +895,9 @@ server_free(struct server *s)
 			free(e);
 		}
 	}
+	tls_ctx_free(s->tls);
+	users_free(s->users);
+	server_auth_free(s);
 	event_free(s->reap_ev);
 	event_free(s->resume_ev);
 	event_free(s->space_ev);

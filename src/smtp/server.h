@@ -11,10 +11,13 @@ struct event_base;
 struct conf;
 struct pool;
 struct server;
+struct queue;
 
 struct server *server_new(struct event_base *base, const struct conf *conf,
     struct pool *pool);
 int server_listen(struct server *s);
+int server_reload(struct server *s);
+void server_set_queue(struct server *s, struct queue *q);
 void server_shutdown(struct server *s);
 int server_idle(const struct server *s);
 void server_free(struct server *s);

@@ -3,7 +3,9 @@
  *
  * Received: follows RFC 5321 4.4 and RFC 5322 3.6.7:
  *   Received: from HELO ([IP])
- *           by HOSTNAME (tern) with ESMTP id QID
+ *           (using TLSv1.3 with cipher ...)      when encrypted
+ *           (authenticated as USER)               when logged in
+ *           by HOSTNAME (tern) with ESMTPSA id QID
  *           for <RCPT>; DATE
  * The "for" clause is written only for a single recipient, so one stored
  * file can be hard-linked to every recipient without leaking the others.
@@ -35,9 +37,16 @@ trace_headers(struct buf *out, const struct trace_info *ti)
 		return -1;
 	if (buf_printf(out, "Return-Path: <%s>\r\n", ti->sender) < 0)
 		return -1;
-	if (buf_printf(out, "Received: from %s ([%s%s])\r\n\tby %s (tern) "
-		"with %s id %s", ti->helo, v6 ? "IPv6:" : "", ti->client_ip,
-		ti->hostname, ti->with, ti->qid) < 0)
+	if (buf_printf(out, "Received: from %s ([%s%s])\r\n", ti->helo,
+		v6 ? "IPv6:" : "", ti->client_ip) < 0)
+		return -1;
+	if (ti->tls != NULL && buf_printf(out, "\t(using %s)\r\n", ti->tls) < 0)
+		return -1;
+	if (ti->auth != NULL &&
+	    buf_printf(out, "\t(authenticated as %s)\r\n", ti->auth) < 0)
+		return -1;
+	if (buf_printf(out, "\tby %s (tern) with %s id %s", ti->hostname,
+		ti->with, ti->qid) < 0)
 		return -1;
 	if (ti->for_rcpt != NULL &&
 	    buf_printf(out, "\r\n\tfor <%s>", ti->for_rcpt) < 0)

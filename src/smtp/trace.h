@@ -20,6 +20,8 @@ struct trace_info {
 	const char *qid;
 	const char *for_rcpt;  /* only when the message has one recipient */
 	time_t when;
+	const char *tls;       /* "TLSv1.3 with cipher ...", or NULL */
+	const char *auth;      /* the AUTH user to name, or NULL */
 };
 
 int trace_headers(struct buf *out, const struct trace_info *ti);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../lib/util.h"
+#include "../queue/queue.h"
 #include "maildir.h"
 
 /*
@@ -49,17 +50,31 @@ commit_maildir_path(const struct conf *conf, const struct mbox *b)
 /* commit_req_new - a request for these mailboxes; NULL when out of memory */
 struct commit_req *
 commit_req_new(const struct conf *conf, const struct mbox *const *boxes,
-    size_t nboxes)
+    size_t nboxes, char *const *remote, size_t nremote)
 {
 	struct commit_req *r = calloc(1, sizeof(*r));
 
 	if (r == NULL)
 		return NULL;
+	if (nremote > 0) {
+		r->remote = calloc(nremote, sizeof(*r->remote));
+		if (r->remote == NULL) {
+			free(r);
+			return NULL;
+		}
+		for (; r->nremote < nremote; r->nremote++) {
+			r->remote[r->nremote] = strdup(remote[r->nremote]);
+			if (r->remote[r->nremote] == NULL) {
+				commit_req_free(r);
+				return NULL;
+			}
+		}
+	}
 	r->conf = conf;
 	buf_init(&r->head, 8192);
 	r->dirs = calloc(nboxes ? nboxes : 1, sizeof(*r->dirs));
 	if (r->dirs == NULL) {
-		free(r);
+		commit_req_free(r);
 		return NULL;
 	}
 	for (size_t i = 0; i < nboxes; i++) {
@@ -81,6 +96,9 @@ commit_req_free(struct commit_req *r)
 	for (size_t i = 0; i < r->ndirs; i++)
 		free(r->dirs[i]);
 	free(r->dirs);
+	for (size_t i = 0; i < r->nremote; i++)
+		free(r->remote[i]);
+	free(r->remote);
 	buf_free(&r->head);
 	free(r);
 }
@@ -95,10 +113,14 @@ commit_work(struct pool_job *job)
 	iov[0].iov_len = r->head.len;
 	iov[1].iov_base = (void *)(uintptr_t)r->body;
 	iov[1].iov_len = r->bodylen;
+	int sync = !r->conf->unsafe_no_fsync;
+
 	r->err = 0;
-	if (maildir_deliver((const char *const *)r->dirs, r->ndirs, iov, 2,
-		r->qid, !r->conf->unsafe_no_fsync) < 0)
+	/* QUEUE-INTEGRATION: queue_store() goes here */
+	if (r->ndirs > 0 && maildir_deliver((const char *const *)r->dirs,
+	    r->ndirs, iov, 2, r->qid, sync) < 0) {
 		r->err = errno ? errno : EIO;
+	}
 }
 
 static void

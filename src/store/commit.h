@@ -3,8 +3,13 @@
  * report back on the event loop so the server can send its reply.
  *
  * The request owns copies of everything the worker reads except the
- * message body, which stays in the session's transaction: the session
- * does not touch it while a commit is in flight.
+ * message body and the sender, which stay in the session's transaction:
+ * the session does not touch them while a commit is in flight.
+ *
+ * Local mailboxes get the message through maildir_deliver; recipients in
+ * other domains through queue_store. Both happen before the 250, and if
+ * the local part fails the queued copy is removed again, so a 4xx leaves
+ * nothing behind to be delivered twice.
  */
 #ifndef TERN_COMMIT_H
 #define TERN_COMMIT_H
@@ -27,6 +32,10 @@ struct commit_req {
 	size_t bodylen;
 	char **dirs;         /* Maildir paths, one per distinct mailbox */
 	size_t ndirs;
+	const char *sender;  /* for the queue envelope; "" for <> */
+	char **remote;       /* recipients to relay (copies) */
+	size_t nremote;
+	unsigned qflags;     /* QUEUE_F_* */
 	int err;             /* 0, or the errno that stopped the commit */
 	void (*cb)(struct commit_req *req); /* on the loop, when done */
 	void *arg;
@@ -34,7 +43,8 @@ struct commit_req {
 
 void commit_new_qid(char *out);
 struct commit_req *commit_req_new(const struct conf *conf,
-    const struct mbox *const *boxes, size_t nboxes);
+    const struct mbox *const *boxes, size_t nboxes,
+    char *const *remote, size_t nremote);
 void commit_submit(struct pool *pool, struct commit_req *req);
 void commit_req_free(struct commit_req *req);
 enum reply_id commit_reply(int err);

@@ -33,6 +33,7 @@ max_message_size = 1M
 max_recipients = 100
 command_timeout = 30s
 data_timeout = 30s
+relay_networks =
 """
 
 

@@ -60,14 +60,14 @@ test_headers(void **state)
 		{ "IPv4, one recipient",
 		    { "alice@example.org", "client.example.org", "192.0.2.1",
 			"mail.example.test", "ESMTP", "Q1A2B3",
-			"bob@example.test", WHEN },
+			"bob@example.test", WHEN, NULL, NULL },
 		    "Return-Path: <alice@example.org>\r\n"
 		    "Received: from client.example.org ([192.0.2.1])\r\n"
 		    "\tby mail.example.test (tern) with ESMTP id Q1A2B3\r\n"
 		    "\tfor <bob@example.test>; " DATE "\r\n" },
 		{ "IPv4, several recipients (no for)",
 		    { "alice@example.org", "client.example.org", "192.0.2.1",
-			"mail.example.test", "ESMTP", "Q1A2B3", NULL, WHEN },
+			"mail.example.test", "ESMTP", "Q1A2B3", NULL, WHEN, NULL, NULL },
 		    "Return-Path: <alice@example.org>\r\n"
 		    "Received: from client.example.org ([192.0.2.1])\r\n"
 		    "\tby mail.example.test (tern) with ESMTP id Q1A2B3; "
@@ -75,14 +75,26 @@ test_headers(void **state)
 		{ "IPv6",
 		    { "alice@example.org", "client.example.org", "2001:db8::1",
 			"mail.example.test", "ESMTP", "Q9", "bob@example.test",
-			WHEN },
+			WHEN, NULL, NULL },
 		    "Return-Path: <alice@example.org>\r\n"
 		    "Received: from client.example.org ([IPv6:2001:db8::1])\r\n"
 		    "\tby mail.example.test (tern) with ESMTP id Q9\r\n"
 		    "\tfor <bob@example.test>; " DATE "\r\n" },
+		{ "TLS and AUTH comments",
+		    { "alice@example.org", "client.example.org", "192.0.2.1",
+			"mail.example.test", "ESMTPSA", "Q7", NULL, WHEN,
+			"TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)",
+			"alice" },
+		    "Return-Path: <alice@example.org>\r\n"
+		    "Received: from client.example.org ([192.0.2.1])\r\n"
+		    "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 "
+		    "(256/256 bits))\r\n"
+		    "\t(authenticated as alice)\r\n"
+		    "\tby mail.example.test (tern) with ESMTPSA id Q7; " DATE
+		    "\r\n" },
 		{ "IPv4-mapped IPv6",
 		    { "a@b.example", "h.example", "::ffff:192.0.2.7",
-			"mail.example.test", "SMTP", "Q9", NULL, WHEN },
+			"mail.example.test", "SMTP", "Q9", NULL, WHEN, NULL, NULL },
 		    "Return-Path: <a@b.example>\r\n"
 		    "Received: from h.example ([IPv6:::ffff:192.0.2.7])\r\n"
 		    "\tby mail.example.test (tern) with SMTP id Q9; " DATE
@@ -90,21 +102,21 @@ test_headers(void **state)
 		{ "null sender",
 		    { "", "client.example.org", "192.0.2.1",
 			"mail.example.test", "ESMTP", "Q2", "bob@example.test",
-			WHEN },
+			WHEN, NULL, NULL },
 		    "Return-Path: <>\r\n"
 		    "Received: from client.example.org ([192.0.2.1])\r\n"
 		    "\tby mail.example.test (tern) with ESMTP id Q2\r\n"
 		    "\tfor <bob@example.test>; " DATE "\r\n" },
 		{ "SMTPUTF8",
 		    { "j\xc3\xb6rg@example.org", "c.example", "192.0.2.1",
-			"mail.example.test", "UTF8SMTP", "Q3", NULL, 0 },
+			"mail.example.test", "UTF8SMTP", "Q3", NULL, 0, NULL, NULL },
 		    "Return-Path: <j\xc3\xb6rg@example.org>\r\n"
 		    "Received: from c.example ([192.0.2.1])\r\n"
 		    "\tby mail.example.test (tern) with UTF8SMTP id Q3; "
 		    "Thu, 01 Jan 1970 00:00:00 +0000\r\n" },
 		{ "address literal HELO",
 		    { "a@b.example", "[192.0.2.1]", "192.0.2.1",
-			"mail.example.test", "ESMTP", "Q4", NULL, WHEN },
+			"mail.example.test", "ESMTP", "Q4", NULL, WHEN, NULL, NULL },
 		    "Return-Path: <a@b.example>\r\n"
 		    "Received: from [192.0.2.1] ([192.0.2.1])\r\n"
 		    "\tby mail.example.test (tern) with ESMTP id Q4; " DATE

@@ -1,0 +1,220 @@
+/*
+ * server_auth - checking AUTH credentials for sessions.
+ *
+ * The engine collects a user name and password (PLAIN or LOGIN); here the
+ * password is checked against the users file with crypt(3) on a pool
+ * worker, since yescrypt is slow by design. Failures from one address are
+ * remembered: each failed attempt delays its 535 a little more, and after
+ * auth_max_failures in a row the address gets 421 4.7.0 on every AUTH for
+ * the next AUTH_PENALTY seconds. Passwords are never logged.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "../lib/log.h"
+#include "server_int.h"
+
+#define AUTH_PENALTY 900  /* seconds an address stays blocked */
+#define AUTH_DELAY_MAX 5  /* seconds, the longest delay of a 535 */
+
+struct auth_job {
+	struct pool_job job;
+	struct smtp_conn *c;
+	char user[256];
+	char pass[1024];
+	char *hash;
+	int ok;
+};
+
+/* server_load_users - (re)read the users file; -1 keeps the old table */
+int
+server_load_users(struct server *s, char *err, size_t errlen)
+{
+	struct users *u = NULL;
+
+	if (s->conf->users != NULL) {
+		u = users_load(s->conf->users, err, errlen);
+		if (u == NULL)
+			return -1;
+	}
+	users_free(s->users);
+	s->users = u;
+	return 0;
+}
+
+static struct authfail *
+fail_get(struct server *s, const char *ip, int create)
+{
+	unsigned h = ip_hash(ip);
+	struct authfail *f;
+
+	for (f = s->authtab[h]; f != NULL; f = f->next)
+		if (strcmp(f->ip, ip) == 0)
+			break;
+	if (f != NULL && time(NULL) - f->last > AUTH_PENALTY)
+		f->n = 0; /* forgiven */
+	if (f == NULL && create && (f = calloc(1, sizeof(*f))) != NULL) {
+		snprintf(f->ip, sizeof(f->ip), "%s", ip);
+		f->next = s->authtab[h];
+		s->authtab[h] = f;
+	}
+	return f;
+}
+
+static void
+fail_clear(struct server *s, const char *ip)
+{
+	struct authfail **pp = &s->authtab[ip_hash(ip)];
+
+	for (; *pp != NULL; pp = &(*pp)->next) {
+		if (strcmp((*pp)->ip, ip) == 0) {
+			struct authfail *f = *pp;
+
+			*pp = f->next;
+			free(f);
+			return;
+		}
+	}
+}
+
+static void
+job_free(struct auth_job *j)
+{
+	OPENSSL_cleanse(j->pass, sizeof(j->pass));
+	free(j->hash);
+	free(j);
+}
+
+static void
+auth_work(struct pool_job *job)
+{
+	struct auth_job *j = (struct auth_job *)job;
+
+	j->ok = users_verify(j->pass, j->hash);
+	OPENSSL_cleanse(j->pass, sizeof(j->pass));
+}
+
+/* the 535 after its delay */
+static void
+delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	job_free(c->auth);
+	c->auth = NULL;
+	if (c->gone) {
+		conn_reap(c);
+		return;
+	}
+	proto_auth_done(&c->proto, 0);
+	conn_flush(c);
+	if (!c->gone && !c->closing) {
+		bufferevent_enable(c->bev, EV_READ);
+		conn_process(c);
+	}
+}
+
+static void
+too_many(struct smtp_conn *c, unsigned n)
+{
+	log_warn("conn=%s ev=auth-blocked client=%s failures=%u", c->id,
+	    c->proto.client_ip, n);
+	snprintf(c->proto.verb, sizeof(c->proto.verb), "AUTH");
+	proto_reply(&c->proto, R_AUTH_TOO_MANY, NULL);
+	conn_flush(c);
+}
+
+static void
+auth_done(struct pool_job *job)
+{
+	struct auth_job *j = (struct auth_job *)job;
+	struct smtp_conn *c = j->c;
+	struct server *s = c->srv;
+	struct authfail *f;
+	struct timeval tv = { 0, 0 };
+
+	if (c->gone) {
+		job_free(j);
+		c->auth = NULL;
+		conn_reap(c);
+		return;
+	}
+	log_info("conn=%s ev=auth client=%s user=\"%s\" result=%s", c->id,
+	    c->proto.client_ip, j->user, j->ok ? "ok" : "failed");
+	if (j->ok) {
+		fail_clear(s, c->proto.client_ip);
+		job_free(j);
+		c->auth = NULL;
+		proto_auth_done(&c->proto, 1);
+		conn_flush(c);
+		bufferevent_enable(c->bev, EV_READ);
+		conn_process(c);
+		return;
+	}
+	f = fail_get(s, c->proto.client_ip, 1);
+	if (f != NULL) {
+		f->n++;
+		f->last = time(NULL);
+		if (f->n >= s->conf->auth_max_failures) {
+			job_free(j);
+			c->auth = NULL;
+			too_many(c, f->n);
+			return;
+		}
+		tv.tv_sec = f->n < AUTH_DELAY_MAX ? f->n : AUTH_DELAY_MAX;
+	}
+	/* slow the next guess down; the session waits with c->auth set */
+	if (c->auth_ev == NULL)
+		c->auth_ev = evtimer_new(s->base, delay_cb, c);
+	if (c->auth_ev == NULL || evtimer_add(c->auth_ev, &tv) < 0)
+		delay_cb(-1, 0, c);
+}
+
+/* server_auth_begin - the engine holds credentials: check them off the loop */
+void
+server_auth_begin(struct smtp_conn *c)
+{
+	struct server *s = c->srv;
+	struct proto *p = &c->proto;
+	struct authfail *f = fail_get(s, p->client_ip, 0);
+	const char *hash;
+	struct auth_job *j;
+
+	if (f != NULL && f->n >= s->conf->auth_max_failures) {
+		too_many(c, f->n);
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	hash = users_hash(s->users, p->auth_try_user);
+	if (j == NULL || (hash != NULL && (j->hash = strdup(hash)) == NULL)) {
+		free(j);
+		proto_auth_done(p, 0);
+		conn_flush(c);
+		return;
+	}
+	j->c = c;
+	snprintf(j->user, sizeof(j->user), "%s", p->auth_try_user);
+	memcpy(j->pass, p->auth_try_pass, sizeof(j->pass));
+	j->job.work = auth_work;
+	j->job.done = auth_done;
+	c->auth = j;
+	bufferevent_disable(c->bev, EV_READ);
+	pool_submit(s->pool, &j->job);
+}
+
+/* server_auth_free - forget the failure table */
+void
+server_auth_free(struct server *s)
+{
+	for (size_t i = 0; i < IPTAB_SIZE; i++) {
+		while (s->authtab[i] != NULL) {
+			struct authfail *f = s->authtab[i];
+
+			s->authtab[i] = f->next;
+			free(f);
+		}
+	}
+}

@@ -1,0 +1,121 @@
+/*
+ * server_int - what server.c, server_tls.c and server_auth.c share: the
+ * session and server structures and the functions that cross files.
+ * Private to src/smtp/server*.c.
+ */
+#ifndef TERN_SERVER_INT_H
+#define TERN_SERVER_INT_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include "../conf/conf.h"
+#include "../conf/users.h"
+#include "../event/pool.h"
+#include "proto.h"
+
+#define READ_HIGH (256 * 1024)   /* input buffered before reads pause */
+#define WRITE_HIGH (256 * 1024)  /* unsent output before input pauses */
+#define IPTAB_SIZE 1024
+#define SPACE_INTERVAL 2         /* seconds between free-space checks */
+#define CLOSE_CHECKS_MAX 500     /* 10 s of 20 ms polls for a last reply */
+
+struct ipcount {
+	struct ipcount *next;
+	unsigned n;
+	char ip[64];
+};
+
+struct auth_job;
+
+/* what a listener is for: handed to accept_cb */
+struct listener {
+	struct server *srv;
+	struct evconnlistener *l;
+	enum listen_role role;
+};
+
+struct authfail {
+	struct authfail *next;
+	unsigned n;          /* failures in a row */
+	time_t last;
+	char ip[64];
+};
+
+struct smtp_conn {
+	struct server *srv;
+	struct bufferevent *bev;
+	struct proto proto;
+	char id[16];
+	struct ipcount *ipc;
+	enum listen_role role;
+	struct commit_req *commit; /* in flight, or NULL */
+	struct auth_job *auth;     /* password check in flight, or NULL */
+	struct event *auth_ev;     /* delays a failed AUTH's 535 */
+	int handshaking;           /* TLS handshake in progress */
+	struct event *close_ev;    /* waits for the last bytes to leave */
+	unsigned close_checks;
+	uint64_t commit_start;
+	int closing;               /* send what is queued, then free */
+	int gone;                  /* the client is gone: free, send nothing */
+	int reaping;
+	int pregreet;              /* waiting out pregreet_delay */
+	struct event *greet_ev;
+	uint64_t line_since;       /* when the unfinished command began */
+	struct smtp_conn *prev, *next;
+	struct smtp_conn *reap_next;
+};
+
+struct server {
+	struct event_base *base;
+	const struct conf *conf;
+	struct pool *pool;
+	struct listener *listeners;
+	size_t nlisteners;
+	SSL_CTX *tls;              /* NULL: no certificate, no STARTTLS */
+	struct users *users;       /* NULL: no AUTH */
+	struct queue *queue;       /* told about messages queued for relay */
+	struct authfail *authtab[IPTAB_SIZE];
+	struct event *reap_ev;
+	struct event *space_ev;
+	struct event *resume_ev;
+	struct event *shutdown_ev;
+	struct pool_job space_job;
+	int space_busy;
+	uint64_t space_now;      /* written by the worker, read in done */
+	uint64_t free_space;
+	struct smtp_conn *conns;
+	struct smtp_conn *reap;
+	unsigned nconns;
+	int shutting_down;
+	int accept_paused;
+	unsigned long next_id;
+	struct ipcount *iptab[IPTAB_SIZE];
+};
+
+
+void conn_process(struct smtp_conn *c);
+void conn_flush(struct smtp_conn *c);
+void conn_drop(struct smtp_conn *c);
+void conn_reap(struct smtp_conn *c);
+void conn_set_callbacks(struct smtp_conn *c);
+unsigned ip_hash(const char *ip);
+
+/* server_tls.c */
+int server_load_tls(struct server *s, char *err, size_t errlen);
+int server_tls_accept(struct smtp_conn *c, evutil_socket_t fd);
+void server_starttls(struct smtp_conn *c);
+void server_tls_connected(struct smtp_conn *c);
+void server_tls_error(struct smtp_conn *c);
+
+/* server_auth.c */
+int server_load_users(struct server *s, char *err, size_t errlen);
+void server_auth_begin(struct smtp_conn *c);
+void server_auth_free(struct server *s);
+
+#endif
