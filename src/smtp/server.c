@@ -496,6 +496,13 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
+		/* still reading our replies is not idleness: the write
+		 * timeout guards a client that stops reading */
+		if ((what & BEV_EVENT_READING) && !c->closing &&
+		    conn_unsent(c) > 0) {
+			bufferevent_enable(c->bev, EV_READ);
+			return;
+		}
 		if ((what & BEV_EVENT_READING) && !c->closing &&
 		    c->commit == NULL && c->auth == NULL) {
 			log_info("conn=%s ev=timeout client=%s state=%d", c->id,
@@ -821,9 +828,8 @@ shutdown_force_cb(evutil_socket_t fd, short what, void *arg)
 		if (c->gone || c->commit != NULL)
 			continue;
 		proto_reply(&c->proto, R_SHUTDOWN, NULL);
+		/* closes once the 421 has left (or the write times out) */
 		conn_flush(c);
-		if (!c->gone)
-			conn_drop(c);
 	}
 }
 
