@@ -25,6 +25,8 @@
 #include "event/pool.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "queue/queue.h"
+#include "relay/relay.h"
 #include "smtp/server.h"
 #include "store/commit.h"
 #include "store/maildir.h"
@@ -48,18 +50,85 @@ usage(FILE *f)
 	    "See ternd(8) and tern.conf(5).\n", TERND_DEFAULT_CONF);
 }
 
-static struct server *the_server;
+/* everything the signal handlers act on */
+struct daemon {
+	struct event_base *base;
+	const struct conf *conf;
+	struct server *server;
+	struct queue *queue;
+	struct relay *relay;
+	struct event *stop_ev;    /* polls for the end of in-flight work */
+	time_t stop_deadline;
+};
+
+/* all sessions are gone: wait for deliveries and disk jobs, then exit */
+static void
+stop_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!server_idle(d->server))
+		return;
+	if (queue_busy(d->queue) || relay_busy(d->relay)) {
+		if (time(NULL) < d->stop_deadline)
+			return;
+		/* the spool still holds their state: nothing is lost */
+		log_warn("ev=stop-forced msg=\"deliveries still running; they "
+		    "are retried after the restart\"");
+	}
+	event_base_loopexit(d->base, NULL);
+}
+
+static void
+sessions_done(void *arg)
+{
+	stop_poll_cb(-1, 0, arg);
+}
 
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
+	struct daemon *d = arg;
+	struct timeval tick = { 0, 100000 };
+
 	if (sig == SIGHUP) {
 		log_info("ev=signal sig=HUP");
-		server_reload(the_server);
+		server_reload(d->server);
+		return;
+	}
+	if (sig == SIGUSR1) {
+		log_info("ev=signal sig=USR1 msg=\"rescanning the queue\"");
+		queue_rescan(d->queue);
 		return;
 	}
 	log_info("ev=signal sig=%s", sig == SIGTERM ? "TERM" : "INT");
-	server_shutdown(the_server);
+	if (d->stop_ev != NULL)
+		return;
+	d->stop_deadline = time(NULL) + (time_t)d->conf->shutdown_timeout + 5;
+	queue_shutdown(d->queue);
+	relay_shutdown(d->relay);
+	d->stop_ev = event_new(d->base, -1, EV_PERSIST, stop_poll_cb, d);
+	if (d->stop_ev != NULL)
+		event_add(d->stop_ev, &tick);
+	server_shutdown(d->server, sessions_done, d);
+}
+
+/* spool_dir/ternd.pid, for `tern queue` to signal us */
+static void
+write_pid(const struct conf *cf)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ternd.pid", cf->spool_dir);
+	f = fopen(path, "we");
+	if (f == NULL) {
+		log_warn("ev=pidfile-failed path=%s error=\"%s\"", path,
+		    strerror(errno));
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
 }
 
 /* create each mailbox's Maildir and clean crash leftovers in tmp/ */
@@ -110,8 +179,9 @@ main(int argc, char **argv)
 	struct conf conf;
 	struct conf_err err;
 	struct event_base *base;
-	struct event *sigterm, *sigint, *sighup;
+	struct event *sigterm, *sigint, *sighup, *sigusr1;
 	struct pool *pool;
+	struct daemon d;
 
 	while ((ch = getopt(argc, argv, "c:o:npdvh")) != -1) {
 		switch (ch) {
@@ -197,18 +267,30 @@ main(int argc, char **argv)
 	pool = pool_new(base, conf.commit_workers);
 	if (pool == NULL)
 		fatal("cannot start %u commit workers", conf.commit_workers);
-	the_server = server_new(base, &conf, pool);
-	/* certificates and users are checked before any port opens */
-	if (server_reload(the_server) < 0 || server_listen(the_server) < 0) {
+	memset(&d, 0, sizeof(d));
+	d.base = base;
+	d.conf = &conf;
+	d.server = server_new(base, &conf, pool);
+	d.relay = relay_new(base, &conf);
+	d.queue = d.relay ? queue_new(base, &conf, pool, d.relay) : NULL;
+	if (d.queue == NULL)
+		fatal("cannot create the queue and relay client");
+	server_set_queue(d.server, d.queue);
+	/* certificates, users and the spool are checked before any port opens */
+	if (server_reload(d.server) < 0 || queue_start(d.queue) < 0 ||
+	    server_listen(d.server) < 0) {
 		rc = 1;
 		goto out;
 	}
-	sigterm = evsignal_new(base, SIGTERM, signal_cb, NULL);
-	sigint = evsignal_new(base, SIGINT, signal_cb, NULL);
-	sighup = evsignal_new(base, SIGHUP, signal_cb, NULL);
+	write_pid(&conf);
+	sigterm = evsignal_new(base, SIGTERM, signal_cb, &d);
+	sigint = evsignal_new(base, SIGINT, signal_cb, &d);
+	sighup = evsignal_new(base, SIGHUP, signal_cb, &d);
+	sigusr1 = evsignal_new(base, SIGUSR1, signal_cb, &d);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	evsignal_add(sighup, NULL);
+	evsignal_add(sigusr1, NULL);
 	log_info("ev=start hostname=%s config=%s domains=%zu mailboxes=%zu "
 	    "workers=%u", conf.hostname, path, conf.ndomains, conf.nmboxes,
 	    conf.commit_workers);
@@ -216,10 +298,20 @@ main(int argc, char **argv)
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sighup);
+	event_free(sigusr1);
+	if (d.stop_ev != NULL)
+		event_free(d.stop_ev);
 	log_info("ev=stop");
 out:
+	/* in order: nothing may call into what is already freed */
+	if (d.queue != NULL)
+		queue_shutdown(d.queue);
+	if (d.relay != NULL)
+		relay_shutdown(d.relay);
 	pool_free(pool);
-	server_free(the_server);
+	queue_free(d.queue);
+	relay_free(d.relay);
+	server_free(d.server);
 	event_base_free(base);
 	conf_free(&conf);
 	libevent_global_shutdown();

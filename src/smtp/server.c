@@ -162,8 +162,8 @@ conn_free(struct smtp_conn *c)
 	/* a slot is free again: resume accepting if we had paused */
 	if (s->accept_paused)
 		event_active(s->resume_ev, EV_TIMEOUT, 0);
-	if (s->shutting_down && s->nconns == 0)
-		event_base_loopexit(s->base, NULL);
+	if (s->shutting_down && s->nconns == 0 && s->on_idle != NULL)
+		s->on_idle(s->on_idle_arg);
 }
 
 static void
@@ -308,7 +308,8 @@ commit_cb(struct commit_req *r)
 		conn_reap(c);
 		return;
 	}
-	/* QUEUE-INTEGRATION: queue_submitted() goes here */
+	if (r->err == 0 && r->nremote > 0 && c->srv->queue != NULL)
+		queue_submitted(c->srv->queue, r->qid);
 	proto_commit_done(p, id, id == R_QUEUED ? r->qid : NULL);
 	commit_req_free(r);
 	conn_flush(c);
@@ -836,16 +837,18 @@ shutdown_force_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * server_shutdown - stop accepting; idle sessions get 421 4.3.2 now,
  * sessions in the middle of a message finish it first (up to
- * shutdown_timeout). The loop exits when the last session is gone.
+ * shutdown_timeout). on_idle(arg) runs when the last session is gone.
  */
 void
-server_shutdown(struct server *s)
+server_shutdown(struct server *s, void (*on_idle)(void *), void *arg)
 {
 	struct timeval tv = { (time_t)s->conf->shutdown_timeout, 0 };
 
 	if (s->shutting_down)
 		return;
 	s->shutting_down = 1;
+	s->on_idle = on_idle;
+	s->on_idle_arg = arg;
 	log_info("ev=shutdown conns=%u", s->nconns);
 	for (size_t i = 0; i < s->nlisteners; i++)
 		evconnlistener_disable(s->listeners[i].l);
@@ -857,7 +860,8 @@ server_shutdown(struct server *s)
 		conn_flush(c);
 	}
 	if (s->nconns == 0) {
-		event_base_loopexit(s->base, NULL);
+		if (s->on_idle != NULL)
+			s->on_idle(s->on_idle_arg);
 		return;
 	}
 	s->shutdown_ev = evtimer_new(s->base, shutdown_force_cb, s);

@@ -18,7 +18,7 @@ struct server *server_new(struct event_base *base, const struct conf *conf,
 int server_listen(struct server *s);
 int server_reload(struct server *s);
 void server_set_queue(struct server *s, struct queue *q);
-void server_shutdown(struct server *s);
+void server_shutdown(struct server *s, void (*on_idle)(void *), void *arg);
 int server_idle(const struct server *s);
 void server_free(struct server *s);
 

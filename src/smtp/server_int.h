@@ -80,6 +80,8 @@ struct server {
 	SSL_CTX *tls;              /* NULL: no certificate, no STARTTLS */
 	struct users *users;       /* NULL: no AUTH */
 	struct queue *queue;       /* told about messages queued for relay */
+	void (*on_idle)(void *);   /* after shutdown, when no session is left */
+	void *on_idle_arg;
 	struct authfail *authtab[IPTAB_SIZE];
 	struct event *reap_ev;
 	struct event *space_ev;

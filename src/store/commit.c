@@ -116,10 +116,18 @@ commit_work(struct pool_job *job)
 	int sync = !r->conf->unsafe_no_fsync;
 
 	r->err = 0;
-	/* QUEUE-INTEGRATION: queue_store() goes here */
+	if (r->nremote > 0 && queue_store(r->conf, r->qid, r->sender,
+	    (const char *const *)r->remote, r->nremote, iov, 2, r->qflags,
+	    sync) < 0) {
+		r->err = errno ? errno : EIO;
+		return;
+	}
 	if (r->ndirs > 0 && maildir_deliver((const char *const *)r->dirs,
 	    r->ndirs, iov, 2, r->qid, sync) < 0) {
 		r->err = errno ? errno : EIO;
+		/* the client will get 4xx and send again: queue nothing now */
+		if (r->nremote > 0)
+			queue_unstore(r->conf, r->qid);
 	}
 }
 
