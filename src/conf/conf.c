@@ -13,15 +13,25 @@
  * everything and returns -1. Nothing here exits, except the x* helpers
  * when memory runs out, and nothing logs an error: the caller reports it.
  *
+ * Some rules tie keys together. Where the later key in keys[] can check
+ * them while it is converted, it does (retry_max against retry_first,
+ * tls_key against tls_cert, routes against domains). The rest wait for
+ * check_relations() after the last key: listener roles need tls_cert,
+ * tls_key and users, and a wide relay_networks needs allow_open_relay.
+ * Nothing here opens the TLS or users files: the server does, and
+ * reports its own errors.
+ *
  * A struct conf owns all its strings, except that each mbox's domain
  * points at the same string in c->domains. The lookups (conf_resolve,
- * conf_find_mbox, conf_is_local_domain) neither allocate nor write, so
- * threads may call them at the same time once loading is done.
+ * conf_find_mbox, conf_is_local_domain, conf_relay_allowed,
+ * conf_route_for) neither allocate nor write, so threads may call them
+ * at the same time once loading is done.
  *
  * Limits, so that no input can make loading slow or huge: files of at
  * most 64M, 100 listen addresses, 1000 domains, 1000000 mailboxes after
  * expansion, 100000 aliases, alias chains 10 deep, and an alias may
- * expand through at most 100000 addresses.
+ * expand through at most 100000 addresses; 1000 relay networks, 10000
+ * routes and 100 certificate and key pairs.
  */
 #include "conf.h"
 
@@ -48,6 +58,9 @@
 #define CONF_MAX_WIDE_SLOTS 1000000 /* domain-wide aliases x domains */
 #define CONF_ALIAS_DEPTH 10
 #define CONF_ALIAS_VISITS 100000
+#define CONF_MAX_NETS 1000
+#define CONF_MAX_ROUTES 10000
+#define CONF_MAX_TLS 100
 #define CONF_QUOTE_MAX 72 /* room for one quoted piece of input */
 #define CONF_ORIGIN 200 /* room for a quoted file name */
 
@@ -69,6 +82,16 @@ struct val {
 enum ktype {
 	K_HOSTNAME, K_LISTEN, K_DOMAINS, K_MBOXES, K_ALIASES,
 	K_PATH, K_SIZE, K_UINT, K_DURATION, K_BOOL, K_BARE,
+	K_NETS,     /* relay_networks */
+	K_PORT,     /* a port number, kept as text */
+	K_TLS,      /* enum tls_policy */
+	K_HOP,      /* smarthost: HOST[:PORT] [tls=POLICY], or empty */
+	K_ROUTES,   /* DOMAIN: HOST[:PORT] [tls=POLICY] entries */
+	K_RESOLVER, /* dns_resolver: ADDR[:PORT], or empty */
+	K_FILES,    /* tls_cert, tls_key: lists of paths */
+	K_OPTPATH,  /* a path, or empty for none (NULL) */
+	K_TLSVER,   /* tls_min_version */
+	K_CIPHERS,  /* an OpenSSL cipher list, or empty (NULL) */
 };
 
 struct keydef {
@@ -76,7 +99,8 @@ struct keydef {
 	enum ktype type;
 	const char *def; /* NULL: computed */
 	size_t off;      /* of the field in struct conf */
-	uint64_t min, max;
+	uint64_t min, max; /* K_HOP, K_ROUTES, K_RESOLVER: min is the port
+	                      used when none is given */
 	const char *note; /* why the limits are what they are */
 };
 
@@ -122,6 +146,52 @@ static const struct keydef keys[] = {
 	    "0 means no delay; clients give up after a long one" },
 	{ "unsafe_no_fsync", K_BOOL, "no", CONF_OFF(unsafe_no_fsync), 0, 1,
 	    NULL },
+
+	/* relaying; relay_tls comes before the hops that default to it */
+	{ "relay_networks", K_NETS, "127.0.0.0/8, ::1/128",
+	    CONF_OFF(relay_networks), 0, 0, NULL },
+	{ "allow_open_relay", K_BOOL, "no", CONF_OFF(allow_open_relay), 0, 1,
+	    NULL },
+	{ "relay_port", K_PORT, "25", CONF_OFF(relay_port), 1, 65535, NULL },
+	{ "relay_tls", K_TLS, "may", CONF_OFF(relay_tls), 0, 0, NULL },
+	{ "smarthost", K_HOP, "", CONF_OFF(smarthost), 25, 0, NULL },
+	{ "routes", K_ROUTES, "", CONF_OFF(routes), 25, 0, NULL },
+	{ "dns_resolver", K_RESOLVER, "", CONF_OFF(dns_resolver), 53, 0,
+	    NULL },
+	{ "relay_destination_concurrency", K_UINT, "4",
+	    CONF_OFF(relay_destination_concurrency), 1, 100, NULL },
+	{ "relay_connect_timeout", K_DURATION, "30s",
+	    CONF_OFF(relay_connect_timeout), 1, 3600, NULL },
+	{ "relay_command_timeout", K_DURATION, "5m",
+	    CONF_OFF(relay_command_timeout), 1, 3600, NULL },
+	{ "relay_data_timeout", K_DURATION, "10m",
+	    CONF_OFF(relay_data_timeout), 1, 3600, NULL },
+	{ "retry_first", K_DURATION, "5m", CONF_OFF(retry_first), 1, 86400,
+	    NULL },
+	{ "retry_max", K_DURATION, "1h", CONF_OFF(retry_max), 1,
+	    30 * 86400, NULL },
+	{ "max_queue_lifetime", K_DURATION, "5d", CONF_OFF(max_queue_lifetime),
+	    1, 30 * 86400, NULL },
+	{ "delay_warning_time", K_DURATION, "4h",
+	    CONF_OFF(delay_warning_time), 0, 30 * 86400,
+	    "0 means no delay warnings" },
+
+	/* TLS and AUTH; tls_key comes after the tls_cert it pairs with */
+	{ "tls_cert", K_FILES, "", CONF_OFF(tls_cert), 0, 0, NULL },
+	{ "tls_key", K_FILES, "", CONF_OFF(tls_key), 0, 0, NULL },
+	{ "tls_ca_file", K_OPTPATH, "", CONF_OFF(tls_ca_file), 0, 0, NULL },
+	{ "tls_min_version", K_TLSVER, "TLSv1.2", CONF_OFF(tls_min_version),
+	    0, 0, NULL },
+	{ "tls_ciphers", K_CIPHERS, "", CONF_OFF(tls_ciphers), 0, 0, NULL },
+	{ "users", K_OPTPATH, "", CONF_OFF(users), 0, 0, NULL },
+	{ "auth_over_plaintext", K_BOOL, "no", CONF_OFF(auth_over_plaintext),
+	    0, 1, NULL },
+	{ "auth_max_failures", K_UINT, "5", CONF_OFF(auth_max_failures), 1,
+	    1000, NULL },
+	{ "received_auth", K_BOOL, "yes", CONF_OFF(received_auth), 0, 1,
+	    NULL },
+	{ "sender_login_match", K_BOOL, "yes", CONF_OFF(sender_login_match),
+	    0, 1, NULL },
 };
 
 #define CONF_NKEYS ARRAY_LEN(keys)
@@ -145,6 +215,13 @@ struct alias_slot {
 
 enum { SLOT_NEW, SLOT_BUSY, SLOT_DONE };
 
+/* a route while loading: where it was written, to name both of twins */
+struct route_def {
+	struct conf_route r;
+	size_t off;     /* in the value of routes */
+	size_t seq;     /* order of appearance */
+};
+
 struct ctx {
 	struct conf *c;
 	struct conf_err *err;
@@ -158,6 +235,25 @@ struct ctx {
 	size_t chain[CONF_ALIAS_DEPTH + 2];
 	size_t nchain;
 	size_t mbox_cap, defs_cap;
+	size_t *listen_off;  /* where each c->listen entry was written */
+	size_t wide_net;     /* 1 + index of the first net wider than /8 or
+	                        /16 in c->relay_networks; 0: none */
+	size_t wide_off;     /* where it was written */
+	struct route_def *rdefs;
+	size_t nrdefs, rdefs_cap;
+};
+
+static const char *const tls_names[] = {
+	[TLS_MAY] = "may",
+	[TLS_NONE] = "none",
+	[TLS_VERIFY] = "verify",
+	[TLS_REQUIRE] = "require",
+};
+
+static const char *const role_names[] = {
+	[LISTEN_SMTP] = "smtp",
+	[LISTEN_SUBMISSION] = "submission",
+	[LISTEN_SUBMISSIONS] = "submissions",
 };
 
 static int
@@ -182,6 +278,12 @@ static int
 is_alpha(int ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+static int
+word_is(const char *s, size_t n, const char *w)
+{
+	return strlen(w) == n && str_ncasecmp_ascii(s, w, n) == 0;
 }
 
 /* quote_n - a printable copy of n bytes of s for a message, cut if long */
@@ -722,6 +824,25 @@ conv_hostname(struct ctx *x, const struct keydef *k, const struct val *v)
 	return 0;
 }
 
+/* parse_port - s[0..n) as a port number 1..65535; -1 if it is not one */
+static int
+parse_port(const char *s, size_t n, unsigned long *port)
+{
+	unsigned long p = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!is_digit((unsigned char)s[i]) || p > 65535)
+			return -1;
+		p = p * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (n == 0 || p < 1 || p > 65535)
+		return -1;
+	*port = p;
+	return 0;
+}
+
+/* conv_listen_one - "ADDR:PORT[/ROLE]"; "*" adds 0.0.0.0 and :: */
 static int
 conv_listen_one(struct ctx *x, const struct keydef *k, const struct val *v,
     const struct tok *t)
@@ -729,33 +850,44 @@ conv_listen_one(struct ctx *x, const struct keydef *k, const struct val *v,
 	char q[CONF_QUOTE_MAX], host[INET6_ADDRSTRLEN + 2];
 	char canon[INET6_ADDRSTRLEN];
 	unsigned char bin[sizeof(struct in6_addr)];
-	const char *colon, *h = t->s, *p;
-	size_t hn, pn, i, j;
+	const char *colon, *h = t->s, *p, *slash;
+	size_t hn, pn, an, i, j;
 	unsigned long port = 0;
+	enum listen_role role = LISTEN_SMTP;
 	int af;
 	struct conf *c = x->c;
 
+	/* an: the length of ADDR:PORT, without the role */
+	slash = memchr(t->s, '/', t->n);
+	an = slash != NULL ? (size_t)(slash - t->s) : t->n;
+	if (slash != NULL) {
+		const char *r = slash + 1;
+		size_t rn = t->n - an - 1;
+
+		for (i = 0; i < ARRAY_LEN(role_names); i++)
+			if (word_is(r, rn, role_names[i]))
+				break;
+		if (i == ARRAY_LEN(role_names))
+			return verrf(x, v, t->off, k->name, "'%s' has an "
+			    "unknown role; use ADDR:PORT/smtp (the default), "
+			    "/submission or /submissions",
+			    CONF_QUOTE(q, t->s, t->n));
+		role = (enum listen_role)i;
+	}
 	colon = NULL;
-	for (i = t->n; i > 0; i--)
+	for (i = an; i > 0; i--)
 		if (t->s[i - 1] == ':') {
 			colon = t->s + i - 1;
 			break;
 		}
-	if (colon == NULL || t->s[t->n - 1] == ']')
+	if (colon == NULL || an == 0 || t->s[an - 1] == ']')
 		return verrf(x, v, t->off, k->name, "'%s' has no port; use "
 		    "ADDR:PORT, e.g. 127.0.0.1:25, [::1]:25 or *:25",
 		    CONF_QUOTE(q, t->s, t->n));
 	hn = (size_t)(colon - t->s);
 	p = colon + 1;
-	pn = t->n - hn - 1;
-	for (i = 0; i < pn; i++) {
-		if (!is_digit((unsigned char)p[i]) || port > 65535) {
-			port = 0;
-			break;
-		}
-		port = port * 10 + (unsigned long)(p[i] - '0');
-	}
-	if (pn == 0 || port < 1 || port > 65535)
+	pn = an - hn - 1;
+	if (parse_port(p, pn, &port) < 0)
 		return verrf(x, v, t->off, k->name, "'%s' has a bad port; "
 		    "the port is a number from 1 to 65535",
 		    CONF_QUOTE(q, t->s, t->n));
@@ -797,8 +929,12 @@ conv_listen_one(struct ctx *x, const struct keydef *k, const struct val *v,
 			    "addresses", CONF_MAX_LISTEN);
 		c->listen = xrealloc(c->listen,
 		    (c->nlisten + 1) * sizeof(*c->listen));
+		x->listen_off = xrealloc(x->listen_off,
+		    (c->nlisten + 1) * sizeof(*x->listen_off));
 		c->listen[c->nlisten].host = xstrdup(hs);
 		c->listen[c->nlisten].port = xstrdup(ps);
+		c->listen[c->nlisten].role = role;
+		x->listen_off[c->nlisten] = t->off;
 		c->nlisten++;
 	}
 	return 0;
@@ -1042,8 +1178,8 @@ static int
 conv_alias_one(struct ctx *x, const struct keydef *k, const struct val *v,
     const char *s, size_t n, size_t base, unsigned line)
 {
-	static const char relay[] = "; relaying to other domains is not "
-	    "supported yet";
+	static const char relay[] = "; an alias cannot forward to other "
+	    "domains (yet)";
 	char q[CONF_QUOTE_MAX];
 	const char *colon = memchr(s, ':', n);
 	struct alias_def *d;
@@ -1199,7 +1335,10 @@ fmt_size(char *out, size_t cap, uint64_t v)
 static void
 fmt_duration(char *out, size_t cap, uint64_t v)
 {
-	if (v != 0 && v % 3600 == 0)
+	/* "24h" rather than "1d", as the older messages have it */
+	if (v > 86400 && v % 86400 == 0)
+		snprintf(out, cap, "%llud", (unsigned long long)(v / 86400));
+	else if (v != 0 && v % 3600 == 0)
 		snprintf(out, cap, "%lluh", (unsigned long long)(v / 3600));
 	else if (v != 0 && v % 60 == 0)
 		snprintf(out, cap, "%llum", (unsigned long long)(v / 60));
@@ -1269,12 +1408,6 @@ conv_number(struct ctx *x, const struct keydef *k, const struct val *v)
 }
 
 static int
-word_is(const char *s, size_t n, const char *w)
-{
-	return strlen(w) == n && str_ncasecmp_ascii(s, w, n) == 0;
-}
-
-static int
 conv_word(struct ctx *x, const struct keydef *k, const struct val *v)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };
@@ -1305,6 +1438,722 @@ conv_word(struct ctx *x, const struct keydef *k, const struct val *v)
 	}
 	return verrf(x, v, off, k->name, "'%s' is not a boolean; use yes or "
 	    "no (or true/false, on/off, 1/0)", CONF_QUOTE(q, s, n));
+}
+
+/* field - the member of struct conf that k describes */
+static void *
+field(struct ctx *x, const struct keydef *k)
+{
+	return (char *)x->c + k->off;
+}
+
+/* key_index - the index in keys[] of the key called name */
+static size_t
+key_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CONF_NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return i;
+	fatal("conf: no key %s", name);
+}
+
+/* is_v4mapped - is a (16 bytes) in ::ffff:0:0/96, IPv4 seen over IPv6 */
+static int
+is_v4mapped(const unsigned char *a)
+{
+	static const unsigned char pre[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+
+	return memcmp(a, pre, sizeof(pre)) == 0;
+}
+
+/* net_text - "ADDR/PREFIX" of n, for dumps and messages */
+static void
+net_text(const struct conf_net *n, char *out, size_t cap)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(n->family, n->addr, a, sizeof(a)) == NULL)
+		snprintf(a, sizeof(a), "?");
+	snprintf(out, cap, "%s/%u", a, n->prefix);
+}
+
+/* net_match - are the first prefix bits of a and b the same? */
+static int
+net_match(const unsigned char *a, const unsigned char *b, unsigned prefix)
+{
+	unsigned full = prefix / 8, rest = prefix % 8;
+	unsigned char mask;
+
+	if (memcmp(a, b, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	mask = (unsigned char)(0xff << (8 - rest));
+	return (a[full] & mask) == (b[full] & mask);
+}
+
+/* conv_net_one - "ADDR/PREFIX" or "ADDR" ("[IPv6]" too) of relay_networks */
+static int
+conv_net_one(struct ctx *x, const struct keydef *k, const struct val *v,
+    const struct tok *t)
+{
+	char q[CONF_QUOTE_MAX], host[INET6_ADDRSTRLEN + 2];
+	char got[INET6_ADDRSTRLEN + 8], want[INET6_ADDRSTRLEN + 8];
+	struct conf *c = x->c;
+	const char *slash = memchr(t->s, '/', t->n), *h = t->s;
+	size_t hn = slash != NULL ? (size_t)(slash - t->s) : t->n, i;
+	unsigned maxp, b;
+	struct conf_net n, m;
+	int bracket = 0;
+
+	memset(&n, 0, sizeof(n));
+	if (hn >= 2 && h[0] == '[' && h[hn - 1] == ']') {
+		h++;
+		hn -= 2;
+		bracket = 1;
+	}
+	if (hn == 0 || hn >= sizeof(host))
+		goto bad;
+	memcpy(host, h, hn);
+	host[hn] = '\0';
+	if (!bracket && inet_pton(AF_INET, host, n.addr) == 1)
+		n.family = AF_INET;
+	else if (inet_pton(AF_INET6, host, n.addr) == 1)
+		n.family = AF_INET6;
+	else
+		goto bad;
+	maxp = n.family == AF_INET ? 32 : 128;
+	n.prefix = maxp;
+	if (slash != NULL) {
+		const char *p = slash + 1;
+		size_t pn = t->n - (size_t)(p - t->s);
+
+		n.prefix = 0;
+		for (i = 0; i < pn && i < 4; i++) {
+			if (!is_digit((unsigned char)p[i]))
+				break;
+			n.prefix = n.prefix * 10 + (unsigned)(p[i] - '0');
+		}
+		if (pn == 0 || i < pn || n.prefix > maxp)
+			return verrf(x, v, t->off, k->name, "'%s' has a bad "
+			    "prefix length; use ADDR/PREFIX with PREFIX from "
+			    "0 to %u, e.g. %s", CONF_QUOTE(q, t->s, t->n),
+			    maxp, maxp == 32 ? "192.0.2.0/24" :
+			    "2001:db8::/32");
+	}
+	m = n;
+	for (b = m.prefix; b < maxp; b++)
+		m.addr[b / 8] &= (unsigned char)~(0x80u >> (b % 8));
+	if (memcmp(m.addr, n.addr, sizeof(n.addr)) != 0) {
+		net_text(&n, got, sizeof(got));
+		net_text(&m, want, sizeof(want));
+		return verrf(x, v, t->off, k->name, "%s has host bits set; "
+		    "did you mean %s?", got, want);
+	}
+	/* a client seen as ::ffff:a.b.c.d is matched as IPv4 */
+	if (n.family == AF_INET6 && n.prefix >= 96 && is_v4mapped(n.addr)) {
+		n.family = AF_INET;
+		n.prefix -= 96;
+		memmove(n.addr, n.addr + 12, 4);
+		memset(n.addr + 4, 0, 12);
+	}
+	for (i = 0; i < c->nrelay_networks; i++) {
+		const struct conf_net *o = &c->relay_networks[i];
+
+		if (o->family == n.family && o->prefix == n.prefix &&
+		    memcmp(o->addr, n.addr, sizeof(n.addr)) == 0)
+			return verrf(x, v, t->off, k->name, "'%s' is listed "
+			    "twice", CONF_QUOTE(q, t->s, t->n));
+	}
+	if (c->nrelay_networks == CONF_MAX_NETS)
+		return verrf(x, v, t->off, k->name, "more than %d networks",
+		    CONF_MAX_NETS);
+	if (x->wide_net == 0 && n.prefix < (n.family == AF_INET ? 8u : 16u)) {
+		x->wide_net = c->nrelay_networks + 1;
+		x->wide_off = t->off;
+	}
+	c->relay_networks = xrealloc(c->relay_networks,
+	    (c->nrelay_networks + 1) * sizeof(*c->relay_networks));
+	c->relay_networks[c->nrelay_networks++] = n;
+	return 0;
+bad:
+	return verrf(x, v, t->off, k->name, "'%s' is not an IP address or "
+	    "network; use ADDR/PREFIX such as 192.0.2.0/24 or 2001:db8::/32, "
+	    "or one address", CONF_QUOTE(q, t->s, t->n));
+}
+
+/* conv_nets - relay_networks; an empty list means nobody relays */
+static int
+conv_nets(struct ctx *x, const struct keydef *k, const struct val *v)
+{
+	struct tok t;
+	size_t pos = 0;
+
+	while (next_item(v->s, v->len, 0, &pos, &t))
+		if (conv_net_one(x, k, v, &t) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+conv_port(struct ctx *x, const struct keydef *k, const struct val *v)
+{
+	char q[CONF_QUOTE_MAX], ps[8];
+	const char *s;
+	size_t n, off;
+	unsigned long port;
+
+	if (scalar(x, k, v, &s, &n, &off) < 0)
+		return -1;
+	if (parse_port(s, n, &port) < 0)
+		return verrf(x, v, off, k->name, "'%s' is not a port; use a "
+		    "number from 1 to 65535", CONF_QUOTE(q, s, n));
+	snprintf(ps, sizeof(ps), "%lu", port);
+	*(char **)field(x, k) = xstrdup(ps);
+	return 0;
+}
+
+/* tls_word - s[0..n) as a TLS policy; -1 if it is none */
+static int
+tls_word(const char *s, size_t n, enum tls_policy *out)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(tls_names); i++)
+		if (word_is(s, n, tls_names[i])) {
+			*out = (enum tls_policy)i;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+conv_tls(struct ctx *x, const struct keydef *k, const struct val *v)
+{
+	char q[CONF_QUOTE_MAX];
+	const char *s;
+	size_t n, off;
+
+	if (scalar(x, k, v, &s, &n, &off) < 0)
+		return -1;
+	if (tls_word(s, n, (enum tls_policy *)field(x, k)) < 0)
+		return verrf(x, v, off, k->name, "'%s' is not a TLS policy; "
+		    "use may, none, verify or require", CONF_QUOTE(q, s, n));
+	return 0;
+}
+
+/*
+ * parse_hop - "HOST[:PORT]" or "[IPv6][:PORT]", the n bytes at byte off
+ * of v, into h (host and port allocated only on success). HOST is a
+ * domain name or an IP address; with ip_only, an IP address.
+ */
+static int
+parse_hop(struct ctx *x, const struct keydef *k, const struct val *v,
+    size_t off, size_t n, int ip_only, struct conf_hop *h)
+{
+	char q[CONF_QUOTE_MAX], host[INET6_ADDRSTRLEN + 2];
+	char canon[INET6_ADDRSTRLEN], ps[8];
+	unsigned char bin[sizeof(struct in6_addr)];
+	const char *s = v->s + off, *hs = s, *p = NULL, *end = s + n, *why;
+	size_t hn, colons = 0, i;
+	unsigned long port = k->min;
+	int af = 0;
+
+	if (s[0] == '[') {
+		const char *close = memchr(s, ']', n);
+
+		if (close == NULL)
+			return verrf(x, v, off, k->name, "'%s' has '[' but no "
+			    "']'; write an IPv6 address as [2001:db8::1]:25",
+			    CONF_QUOTE(q, s, n));
+		hs = s + 1;
+		hn = (size_t)(close - hs);
+		if (close + 1 < end && close[1] != ':')
+			return verrf(x, v, off, k->name, "'%s': only :PORT "
+			    "may follow ']'", CONF_QUOTE(q, s, n));
+		if (close + 1 < end)
+			p = close + 2;
+		if (hn == 0 || hn >= sizeof(host))
+			goto notv6;
+		memcpy(host, hs, hn);
+		host[hn] = '\0';
+		if (inet_pton(AF_INET6, host, bin) != 1)
+			goto notv6;
+		af = AF_INET6;
+	} else {
+		for (i = 0; i < n; i++)
+			if (s[i] == ':') {
+				colons++;
+				p = s + i + 1;
+			}
+		if (colons > 1)
+			return verrf(x, v, off, k->name, "'%s': an IPv6 "
+			    "address needs brackets, as in [2001:db8::1]:%lu",
+			    CONF_QUOTE(q, s, n), (unsigned long)k->min);
+		hn = p != NULL ? (size_t)(p - 1 - s) : n;
+		if (hn == 0)
+			return verrf(x, v, off, k->name, "'%s' has no host; "
+			    "use HOST[:PORT]", CONF_QUOTE(q, s, n));
+		if (hn < sizeof(host)) {
+			memcpy(host, hs, hn);
+			host[hn] = '\0';
+			if (inet_pton(AF_INET, host, bin) == 1)
+				af = AF_INET;
+		}
+		if (af == 0 && ip_only)
+			return verrf(x, v, off, k->name, "'%s' is not an IP "
+			    "address; %s must be an address, such as "
+			    "127.0.0.1 or [::1], since a name would need a "
+			    "resolver to find it", CONF_QUOTE(q, hs, hn),
+			    k->name);
+		if (af == 0 && (why = check_domain(hs, hn)) != NULL)
+			return verrf(x, v, off, k->name, "'%s' %s; use a host "
+			    "name such as smtp.example.org or an IP address",
+			    CONF_QUOTE(q, hs, hn), why);
+	}
+	if (p != NULL && parse_port(p, (size_t)(end - p), &port) < 0)
+		return verrf(x, v, off, k->name, "'%s' has a bad port; the "
+		    "port is a number from 1 to 65535", CONF_QUOTE(q, s, n));
+	if (af != 0) {
+		if (inet_ntop(af, bin, canon, sizeof(canon)) == NULL)
+			fatal("inet_ntop failed");
+		h->host = xstrdup(canon);
+	} else {
+		h->host = xstrndup(hs, hn);
+		str_lower(h->host);
+	}
+	snprintf(ps, sizeof(ps), "%lu", port);
+	h->port = xstrdup(ps);
+	return 0;
+notv6:
+	if (hn > 0 && hn < sizeof(host) && (inet_pton(AF_INET, host, bin) ==
+	    1 || check_domain(hs, hn) == NULL))
+		return verrf(x, v, off, k->name, "'%s': brackets are only for "
+		    "IPv6 addresses; write %s without them",
+		    CONF_QUOTE(q, s, n), host);
+	return verrf(x, v, off, k->name, "'%s' is not an IPv6 address; "
+	    "use [2001:db8::1] or [2001:db8::1]:PORT", CONF_QUOTE(q, s, n));
+}
+
+/* is_blank - space or tab: the separators inside one line */
+static int
+is_blank(int ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/*
+ * conv_hop_text - the n bytes at byte off of v, one line: HOST[:PORT]
+ * and then (with opts) options; only "tls=POLICY" exists, default
+ * relay_tls. Fills h; on failure h may hold allocated strings.
+ */
+static int
+conv_hop_text(struct ctx *x, const struct keydef *k, const struct val *v,
+    size_t off, size_t n, int opts, struct conf_hop *h)
+{
+	char q[CONF_QUOTE_MAX];
+	const char *s = v->s + off;
+	size_t hn = 0, i, wn;
+	int tls_set = 0;
+
+	while (hn < n && !is_blank((unsigned char)s[hn]))
+		hn++;
+	if (parse_hop(x, k, v, off, hn, !opts, h) < 0)
+		return -1;
+	h->tls = opts ? x->c->relay_tls : TLS_NONE;
+	for (i = hn; i < n; i += wn) {
+		const char *w;
+
+		if (is_blank((unsigned char)s[i])) {
+			wn = 1;
+			continue;
+		}
+		w = s + i;
+		for (wn = 0; i + wn < n && !is_blank((unsigned char)w[wn]);
+		    wn++)
+			;
+		if (!opts)
+			return verrf(x, v, off + i, k->name, "'%s' after the "
+			    "address; %s takes only ADDR[:PORT]",
+			    CONF_QUOTE(q, w, wn), k->name);
+		if (wn < 4 || str_ncasecmp_ascii(w, "tls=", 4) != 0)
+			return verrf(x, v, off + i, k->name, "'%s' is not an "
+			    "option; after HOST[:PORT] only tls=none, "
+			    "tls=may, tls=verify or tls=require may follow",
+			    CONF_QUOTE(q, w, wn));
+		if (tls_set)
+			return verrf(x, v, off + i, k->name, "'%s': tls= is "
+			    "given twice", CONF_QUOTE(q, w, wn));
+		if (tls_word(w + 4, wn - 4, &h->tls) < 0)
+			return verrf(x, v, off + i, k->name, "'%s' is not a "
+			    "TLS policy; use tls=none, tls=may, tls=verify "
+			    "or tls=require", CONF_QUOTE(q, w, wn));
+		tls_set = 1;
+	}
+	return 0;
+}
+
+/* conv_hop - smarthost or dns_resolver; empty means not set */
+static int
+conv_hop(struct ctx *x, const struct keydef *k, const struct val *v)
+{
+	const char *s = v->s, *nl;
+	size_t n = v->len;
+
+	trim(&s, &n);
+	if (n == 0)
+		return 0;
+	nl = memchr(s, '\n', n);
+	if (nl != NULL)
+		return verrf(x, v, (size_t)(nl + 1 - v->s), k->name,
+		    "the value must be on one line");
+	return conv_hop_text(x, k, v, (size_t)(s - v->s), n,
+	    k->type == K_HOP, (struct conf_hop *)field(x, k));
+}
+
+static int
+rdef_cmp(const void *a, const void *b)
+{
+	const struct route_def *ra = a, *rb = b;
+	int r = strcmp(ra->r.domain, rb->r.domain);
+
+	if (r != 0)
+		return r;
+	return ra->seq < rb->seq ? -1 : ra->seq > rb->seq;
+}
+
+/* conv_route_one - "DOMAIN: HOST[:PORT] [tls=POLICY]", n bytes at off */
+static int
+conv_route_one(struct ctx *x, const struct keydef *k, const struct val *v,
+    size_t off, size_t n)
+{
+	char q[CONF_QUOTE_MAX], q2[CONF_QUOTE_MAX];
+	const char *s = v->s + off, *colon = memchr(s, ':', n), *d, *h, *why;
+	size_t dn, hn;
+	struct route_def *rd;
+
+	if (colon == NULL)
+		return verrf(x, v, off, k->name, "'%s' has no ':'; write "
+		    "\"DOMAIN: HOST[:PORT] [tls=POLICY]\"",
+		    CONF_QUOTE(q, s, n));
+	d = s;
+	dn = (size_t)(colon - s);
+	trim(&d, &dn);
+	why = check_domain(d, dn);
+	if (why != NULL)
+		return verrf(x, v, off, k->name, "route '%s': the domain '%s' "
+		    "%s; use a domain name such as example.org",
+		    CONF_QUOTE(q, s, n), CONF_QUOTE(q2, d, dn), why);
+	if (domain_index(x->c, d, dn) >= 0)
+		return verrf(x, v, off, k->name, "route for '%s': it is a "
+		    "local domain (key 'domains'), whose mail is delivered "
+		    "here", CONF_QUOTE(q, d, dn));
+	h = colon + 1;
+	hn = n - (size_t)(h - s);
+	trim(&h, &hn);
+	if (hn == 0)
+		return verrf(x, v, off, k->name, "route for '%s' has no host; "
+		    "write \"DOMAIN: HOST[:PORT] [tls=POLICY]\"",
+		    CONF_QUOTE(q, d, dn));
+	if (x->nrdefs == CONF_MAX_ROUTES)
+		return verrf(x, v, off, k->name, "more than %d routes",
+		    CONF_MAX_ROUTES);
+	if (x->nrdefs == x->rdefs_cap) {
+		x->rdefs_cap = x->rdefs_cap ? x->rdefs_cap * 2 : 16;
+		x->rdefs = xrealloc(x->rdefs, x->rdefs_cap *
+		    sizeof(*x->rdefs));
+	}
+	rd = &x->rdefs[x->nrdefs++];
+	memset(rd, 0, sizeof(*rd));
+	rd->r.domain = xstrndup(d, dn);
+	str_lower(rd->r.domain);
+	rd->off = off;
+	rd->seq = x->nrdefs;
+	return conv_hop_text(x, k, v, (size_t)(h - v->s), hn, 1, &rd->r.hop);
+}
+
+/* conv_routes - entries separated by newlines or ';', sorted by domain */
+static int
+conv_routes(struct ctx *x, const struct keydef *k, const struct val *v)
+{
+	struct conf *c = x->c;
+	size_t start, end, i;
+
+	for (start = 0; start < v->len; start = end + 1) {
+		const char *s;
+		size_t n;
+
+		for (end = start; end < v->len && v->s[end] != ';' &&
+		    v->s[end] != '\n'; end++)
+			;
+		s = v->s + start;
+		n = end - start;
+		trim(&s, &n);
+		if (n == 0)
+			continue;
+		if (conv_route_one(x, k, v, (size_t)(s - v->s), n) < 0)
+			return -1;
+	}
+	if (x->nrdefs == 0)
+		return 0;
+	qsort(x->rdefs, x->nrdefs, sizeof(*x->rdefs), rdef_cmp);
+	for (i = 1; i < x->nrdefs; i++) {
+		const struct route_def *a = &x->rdefs[i - 1];
+		const struct route_def *b = &x->rdefs[i];
+		unsigned line = val_line(v, a->off);
+
+		if (strcmp(a->r.domain, b->r.domain) != 0)
+			continue;
+		if (line == 0)
+			return verrf(x, v, b->off, k->name, "'%s' has two "
+			    "routes; keep one", b->r.domain);
+		return verrf(x, v, b->off, k->name, "'%s' has two routes, the "
+		    "first on line %u; keep one", b->r.domain, line);
+	}
+	c->routes = xcalloc(x->nrdefs, sizeof(*c->routes));
+	for (i = 0; i < x->nrdefs; i++) {
+		c->routes[i] = x->rdefs[i].r;
+		/* c owns the strings now */
+		memset(&x->rdefs[i].r, 0, sizeof(x->rdefs[i].r));
+	}
+	c->nroutes = x->nrdefs;
+	return 0;
+}
+
+/* files_free - n strings of a and a itself */
+static void
+files_free(char **a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(a[i]);
+	free(a);
+}
+
+/*
+ * conv_files - tls_cert or tls_key: a list of paths, paired by
+ * position. tls_cert sets c->ntls; tls_key must list as many. The files
+ * are not opened here.
+ */
+static int
+conv_files(struct ctx *x, const struct keydef *k, const struct val *v)
+{
+	char q[CONF_QUOTE_MAX];
+	struct conf *c = x->c;
+	int is_cert = k->off == CONF_OFF(tls_cert);
+	char **a = NULL;
+	size_t na = 0, pos = 0;
+	struct tok t;
+
+	while (next_item(v->s, v->len, 0, &pos, &t)) {
+		if (t.s[0] == '#') {
+			files_free(a, na);
+			return verrf(x, v, t.off, k->name, "'%s' starts with "
+			    "'#'; a comment must start its own line",
+			    CONF_QUOTE(q, t.s, t.n));
+		}
+		if (na == CONF_MAX_TLS) {
+			files_free(a, na);
+			return verrf(x, v, t.off, k->name, "more than %d "
+			    "files", CONF_MAX_TLS);
+		}
+		a = xrealloc(a, (na + 1) * sizeof(*a));
+		a[na++] = xstrndup(t.s, t.n);
+	}
+	if (is_cert) {
+		c->tls_cert = a;
+		c->ntls = na;
+		return 0;
+	}
+	if (na != c->ntls) {
+		size_t ci = key_index("tls_cert"), ki = (size_t)(k - keys);
+		int at_key = x->isset[ki] || !x->isset[ci];
+
+		files_free(a, na);
+		return verrf(x, at_key ? v : &x->set[ci], 0,
+		    at_key ? k->name : keys[ci].name, "tls_cert lists %zu "
+		    "file%s but tls_key %zu; list one key file per "
+		    "certificate file, in the same order", c->ntls,
+		    c->ntls == 1 ? "" : "s", na);
+	}
+	c->tls_key = a;
+	return 0;
+}
+
+/* conv_optpath - a path, or nothing (NULL) */
+static int
+conv_optpath(struct ctx *x, const struct keydef *k, const struct val *v)
+{
+	char q[CONF_QUOTE_MAX];
+	const char *s = v->s, *nl;
+	size_t n = v->len;
+
+	trim(&s, &n);
+	if (n == 0)
+		return 0;
+	nl = memchr(s, '\n', n);
+	if (nl != NULL)
+		return verrf(x, v, (size_t)(nl + 1 - v->s), k->name,
+		    "the value must be on one line");
+	if (s[0] == '#')
+		return verrf(x, v, (size_t)(s - v->s), k->name, "'%s' starts "
+		    "with '#'; a comment must start its own line",
+		    CONF_QUOTE(q, s, n));
+	*(char **)field(x, k) = xstrndup(s, n);
+	return 0;
+}
+
+static int
+conv_tlsver(struct ctx *x, const struct keydef *k, const struct val *v)
+{
+	static const char *const old[] = { "SSLv2", "SSLv3", "TLSv1",
+	    "TLSv1.0", "TLSv1.1" };
+	char q[CONF_QUOTE_MAX];
+	const char *s;
+	size_t n, off, i;
+
+	if (scalar(x, k, v, &s, &n, &off) < 0)
+		return -1;
+	if (word_is(s, n, "TLSv1.2") || word_is(s, n, "TLSv1.3")) {
+		x->c->tls_min_version = xstrdup(s[n - 1] == '2' ? "TLSv1.2" :
+		    "TLSv1.3");
+		return 0;
+	}
+	for (i = 0; i < ARRAY_LEN(old); i++)
+		if (word_is(s, n, old[i]))
+			return verrf(x, v, off, k->name, "'%s' is too old "
+			    "(RFC 8996 retires TLS 1.0 and 1.1); use TLSv1.2 "
+			    "or TLSv1.3", CONF_QUOTE(q, s, n));
+	return verrf(x, v, off, k->name, "'%s' is not a TLS version; use "
+	    "TLSv1.2 or TLSv1.3", CONF_QUOTE(q, s, n));
+}
+
+/* conv_ciphers - an OpenSSL cipher list; its meaning is OpenSSL's */
+static int
+conv_ciphers(struct ctx *x, const struct keydef *k, const struct val *v)
+{
+	static const char extra[] = "-_:+!@=.,";
+	char q[CONF_QUOTE_MAX];
+	const char *s = v->s, *nl;
+	size_t n = v->len, i;
+
+	trim(&s, &n);
+	if (n == 0)
+		return 0;
+	nl = memchr(s, '\n', n);
+	if (nl != NULL)
+		return verrf(x, v, (size_t)(nl + 1 - v->s), k->name,
+		    "the value must be on one line");
+	for (i = 0; i < n; i++) {
+		int ch = (unsigned char)s[i];
+
+		if (!is_alpha(ch) && !is_digit(ch) && !is_blank(ch) &&
+		    strchr(extra, ch) == NULL)
+			return verrf(x, v, (size_t)(s - v->s), k->name, "'%s' "
+			    "is not a cipher list; an OpenSSL cipher list "
+			    "holds letters, digits, spaces and %s only, e.g. "
+			    "HIGH:!aNULL", CONF_QUOTE(q, s, n), extra);
+	}
+	x->c->tls_ciphers = xstrndup(s, n);
+	return 0;
+}
+
+/*
+ * check_order - the durations that depend on one set before them:
+ * retry_max >= retry_first, delay_warning_time < max_queue_lifetime
+ * (unless 0). When the later key kept its default, blame the earlier.
+ */
+static int
+check_order(struct ctx *x, const struct keydef *k, const struct val *v)
+{
+	char a[24], b[24], q[CONF_QUOTE_MAX];
+	const struct conf *c = x->c;
+	size_t ki = (size_t)(k - keys), pi;
+	const char *s;
+	size_t n, off;
+
+	if (k->off == CONF_OFF(retry_max)) {
+		if (c->retry_max >= c->retry_first)
+			return 0;
+		pi = key_index("retry_first");
+	} else if (k->off == CONF_OFF(delay_warning_time)) {
+		if (c->delay_warning_time == 0 ||
+		    c->delay_warning_time < c->max_queue_lifetime)
+			return 0;
+		pi = key_index("max_queue_lifetime");
+	} else {
+		return 0;
+	}
+	fmt_duration(a, sizeof(a), *(const unsigned *)(const void *)
+	    ((const char *)c + keys[pi].off));
+	fmt_duration(b, sizeof(b), *(const unsigned *)(const void *)
+	    ((const char *)c + k->off));
+	if (!x->isset[ki] && x->isset[pi]) {
+		v = &x->set[pi];
+		if (scalar(x, &keys[pi], v, &s, &n, &off) < 0)
+			return -1;
+		return verrf(x, v, off, keys[pi].name, "'%s' does not fit "
+		    "%s's default of %s; %s", CONF_QUOTE(q, s, n), k->name, b,
+		    k->off == CONF_OFF(retry_max) ? "set retry_max too, to "
+		    "at least retry_first" : "set delay_warning_time too, "
+		    "shorter than max_queue_lifetime or 0 (no warnings)");
+	}
+	if (scalar(x, k, v, &s, &n, &off) < 0)
+		return -1;
+	if (k->off == CONF_OFF(retry_max))
+		return verrf(x, v, off, k->name, "'%s' is shorter than "
+		    "retry_first (%s); the longest wait between attempts "
+		    "must be at least the first", CONF_QUOTE(q, s, n), a);
+	return verrf(x, v, off, k->name, "'%s' is not shorter than "
+	    "max_queue_lifetime (%s); the warning must come before the "
+	    "bounce, or use 0 for no warnings", CONF_QUOTE(q, s, n), a);
+}
+
+/*
+ * check_relations - the rules that wait for later keys: a wide
+ * relay_networks needs allow_open_relay; submission and submissions
+ * listeners need a certificate and users to authenticate.
+ */
+static int
+check_relations(struct ctx *x)
+{
+	char text[INET6_ADDRSTRLEN + 40];
+	const struct conf *c = x->c;
+	size_t ni = key_index("relay_networks"), li = key_index("listen"), i;
+
+	if (x->wide_net != 0 && !c->allow_open_relay && x->isset[ni]) {
+		net_text(&c->relay_networks[x->wide_net - 1], text,
+		    sizeof(text));
+		return verrf(x, &x->set[ni], x->wide_off, keys[ni].name,
+		    "%s would make this server an open relay; set "
+		    "allow_open_relay = yes if you really mean it (without "
+		    "it, networks may be at most /8 for IPv4, /16 for IPv6)",
+		    text);
+	}
+	for (i = 0; i < c->nlisten && x->isset[li]; i++) {
+		const struct conf_listen *l = &c->listen[i];
+		int v6 = strchr(l->host, ':') != NULL;
+
+		if (l->role == LISTEN_SMTP)
+			continue;
+		snprintf(text, sizeof(text), "%s%s%s:%s/%s", v6 ? "[" : "",
+		    l->host, v6 ? "]" : "", l->port, role_names[l->role]);
+		if (c->ntls == 0)
+			return verrf(x, &x->set[li], x->listen_off[i],
+			    keys[li].name, "listener %s needs tls_cert and "
+			    "tls_key; set both, to a certificate chain and its "
+			    "key", text);
+		if (c->users == NULL)
+			return verrf(x, &x->set[li], x->listen_off[i],
+			    keys[li].name, "listener %s needs users (AUTH is "
+			    "mandatory there); set users to a file made with "
+			    "tern passwd", text);
+	}
+	return 0;
 }
 
 /*
@@ -1630,13 +2479,44 @@ convert(struct ctx *x, const struct keydef *k, const struct val *v)
 		return conv_path(x, k, v);
 	case K_SIZE:
 	case K_UINT:
-	case K_DURATION:
 		return conv_number(x, k, v);
+	case K_DURATION:
+		if (conv_number(x, k, v) < 0)
+			return -1;
+		return check_order(x, k, v);
 	case K_BOOL:
 	case K_BARE:
 		return conv_word(x, k, v);
+	case K_NETS:
+		return conv_nets(x, k, v);
+	case K_PORT:
+		return conv_port(x, k, v);
+	case K_TLS:
+		return conv_tls(x, k, v);
+	case K_HOP:
+	case K_RESOLVER:
+		return conv_hop(x, k, v);
+	case K_ROUTES:
+		return conv_routes(x, k, v);
+	case K_FILES:
+		return conv_files(x, k, v);
+	case K_OPTPATH:
+		return conv_optpath(x, k, v);
+	case K_TLSVER:
+		return conv_tlsver(x, k, v);
+	case K_CIPHERS:
+		return conv_ciphers(x, k, v);
 	}
 	return -1;
+}
+
+/* hop_free - the strings of h, and domain (NULL or a route's) */
+static void
+hop_free(struct conf_hop *h, char *domain)
+{
+	free(h->host);
+	free(h->port);
+	free(domain);
 }
 
 static void
@@ -1657,6 +2537,10 @@ ctx_free(struct ctx *x)
 	free(x->defs);
 	free(x->slots);
 	free(x->base);
+	free(x->listen_off);
+	for (i = 0; i < x->nrdefs; i++)
+		hop_free(&x->rdefs[i].r.hop, x->rdefs[i].r.domain);
+	free(x->rdefs);
 }
 
 static int
@@ -1705,6 +2589,8 @@ load(struct ctx *x, const char *path, const char *const *overrides,
 		if (r < 0)
 			return -1;
 	}
+	if (check_relations(x) < 0)
+		return -1;
 	postmaster(x);
 	return check_aliases(x);
 }
@@ -1770,6 +2656,21 @@ conf_free(struct conf *c)
 	free(c->aliases);
 	free(c->maildir_root);
 	free(c->spool_dir);
+	free(c->relay_networks);
+	hop_free(&c->smarthost, NULL);
+	for (i = 0; i < c->nroutes; i++)
+		hop_free(&c->routes[i].hop, c->routes[i].domain);
+	free(c->routes);
+	hop_free(&c->dns_resolver, NULL);
+	free(c->relay_port);
+	if (c->tls_cert != NULL)
+		files_free(c->tls_cert, c->ntls);
+	if (c->tls_key != NULL)
+		files_free(c->tls_key, c->ntls);
+	free(c->tls_ca_file);
+	free(c->tls_min_version);
+	free(c->tls_ciphers);
+	free(c->users);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -1778,11 +2679,25 @@ conf_free(struct conf *c)
  * lines with defaults filled in: the text loads back to the same conf.
  * *out is malloc'ed (the caller frees it). Returns 0, or -1 (ENOMEM).
  */
+/* dump_hop - "HOST:PORT" ("[IPv6]:PORT"), and " tls=POLICY" with tls */
+static int
+dump_hop(struct buf *b, const struct conf_hop *h, int tls)
+{
+	int v6 = strchr(h->host, ':') != NULL, r;
+
+	r = buf_printf(b, "%s%s%s:%s", v6 ? "[" : "", h->host, v6 ? "]" : "",
+	    h->port);
+	if (tls)
+		r |= buf_printf(b, " tls=%s", tls_names[h->tls]);
+	return r;
+}
+
 int
 conf_dump(const struct conf *c, char **out)
 {
+	char net[INET6_ADDRSTRLEN + 8];
 	struct buf b;
-	size_t i, j;
+	size_t i, j, mark;
 	int r = 0;
 
 	*out = NULL;
@@ -1805,7 +2720,18 @@ conf_dump(const struct conf *c, char **out)
 			}
 			continue;
 		}
+		if (k->type == K_ROUTES) {
+			r |= buf_puts(&b, "routes =\n");
+			for (j = 0; j < c->nroutes; j++) {
+				r |= buf_printf(&b, "    %s: ",
+				    c->routes[j].domain);
+				r |= dump_hop(&b, &c->routes[j].hop, 1);
+				r |= buf_putc(&b, '\n');
+			}
+			continue;
+		}
 		r |= buf_printf(&b, "%s = ", k->name);
+		mark = b.len;
 		switch (k->type) {
 		case K_HOSTNAME:
 		case K_PATH:
@@ -1820,6 +2746,9 @@ conf_dump(const struct conf *c, char **out)
 				r |= buf_printf(&b, "%s%s%s%s:%s",
 				    j ? ", " : "", v6 ? "[" : "", l->host,
 				    v6 ? "]" : "", l->port);
+				if (l->role != LISTEN_SMTP)
+					r |= buf_printf(&b, "/%s",
+					    role_names[l->role]);
 			}
 			break;
 		case K_DOMAINS:
@@ -1849,9 +2778,41 @@ conf_dump(const struct conf *c, char **out)
 			r |= buf_puts(&b, c->bare_newline ==
 			    BARE_NEWLINE_REJECT ? "reject" : "normalize");
 			break;
+		case K_NETS:
+			for (j = 0; j < c->nrelay_networks; j++) {
+				net_text(&c->relay_networks[j], net,
+				    sizeof(net));
+				r |= buf_printf(&b, "%s%s", j ? ", " : "", net);
+			}
+			break;
+		case K_PORT:
+		case K_OPTPATH:
+		case K_TLSVER:
+		case K_CIPHERS:
+			if (*(char *const *)f != NULL)
+				r |= buf_puts(&b, *(char *const *)f);
+			break;
+		case K_TLS:
+			r |= buf_puts(&b, tls_names[*(const enum tls_policy *)
+			    f]);
+			break;
+		case K_HOP:
+		case K_RESOLVER:
+			if (((const struct conf_hop *)f)->host != NULL)
+				r |= dump_hop(&b, f, k->type == K_HOP);
+			break;
+		case K_FILES:
+			for (j = 0; j < c->ntls; j++)
+				r |= buf_printf(&b, "%s%s", j ? ", " : "",
+				    (*(char **const *)f)[j]);
+			break;
 		case K_ALIASES:
+		case K_ROUTES:
 			break;
 		}
+		/* "key =", not "key = ", for an empty value */
+		if (r == 0 && b.len == mark)
+			b.len--;
 		r |= buf_putc(&b, '\n');
 	}
 	if (r != 0) {
@@ -1875,6 +2836,70 @@ conf_is_local_domain(const struct conf *c, const char *domain)
 		if (str_casecmp_ascii(c->domains[i], domain) == 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * conf_relay_allowed - 1 if a client at ip (IPv4 or IPv6 text, as
+ * inet_ntop() writes it) is in relay_networks, else 0. An IPv4-mapped
+ * IPv6 address (::ffff:192.0.2.1) counts as the IPv4 address.
+ */
+int
+conf_relay_allowed(const struct conf *c, const char *ip)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+	int af;
+	size_t i;
+
+	if (ip == NULL)
+		return 0;
+	memset(a, 0, sizeof(a));
+	if (inet_pton(AF_INET, ip, a) == 1) {
+		af = AF_INET;
+	} else if (inet_pton(AF_INET6, ip, a) == 1) {
+		af = AF_INET6;
+		if (is_v4mapped(a)) {
+			af = AF_INET;
+			memmove(a, a + 12, 4);
+		}
+	} else {
+		return 0;
+	}
+	for (i = 0; i < c->nrelay_networks; i++) {
+		const struct conf_net *n = &c->relay_networks[i];
+
+		if (n->family == af && net_match(n->addr, a, n->prefix))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+route_key_cmp(const void *key, const void *elem)
+{
+	const char *d = key, *s = ((const struct conf_route *)elem)->domain;
+	int r;
+
+	if ((r = fold_cmp(&s, d, strlen(d))) != 0)
+		return r;
+	return *s ? -1 : 0;
+}
+
+/*
+ * conf_route_for - where mail for domain goes: its route (exact domain,
+ * any case), else the smarthost, else NULL: look up its MX records. The
+ * result points into c.
+ */
+const struct conf_hop *
+conf_route_for(const struct conf *c, const char *domain)
+{
+	const struct conf_route *r = NULL;
+
+	if (domain != NULL && c->nroutes > 0)
+		r = bsearch(domain, c->routes, c->nroutes, sizeof(*c->routes),
+		    route_key_cmp);
+	if (r != NULL)
+		return &r->hop;
+	return c->smarthost.host != NULL ? &c->smarthost : NULL;
 }
 
 /* conf_find_mbox - the mailbox local@domain (any case), or NULL */

@@ -10,6 +10,7 @@
  * stands for DIR, for file:PATH values. Other tests cover lookups,
  * the postmaster rule, the example configuration and random input.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -196,9 +197,12 @@ run_table(const struct conf_case *tab, size_t n)
 		fail();
 }
 
-#define RUN(tab) run_table((tab), sizeof(tab) / sizeof((tab)[0]))
+#define NITEMS(a) (sizeof(a) / sizeof((a)[0]))
+#define RUN(tab) run_table((tab), NITEMS(tab))
 #define H "hostname = mx.a.test\n"
 #define HD "hostname = mx.a.test\ndomains = a.test, b.test\n"
+/* what a submission or submissions listener needs besides itself */
+#define TLSU "tls_cert = c.pem\ntls_key = k.pem\nusers = u\n"
 
 /* the file format itself */
 static const struct conf_case format_cases[] = {
@@ -432,6 +436,64 @@ static const struct conf_case listen_cases[] = {
 	    "ERR t.conf:2: key 'listen': '*:25' is listed twice" },
 	{ "empty", H "listen =\n", { NULL },
 	    "ERR t.conf:2: key 'listen': no address" },
+
+	/* roles */
+	{ "role smtp not shown", H "listen = 127.0.0.1:25/smtp\n", { NULL },
+	    "listen = 127.0.0.1:25" },
+	{ "role submission", H TLSU "listen = 127.0.0.1:587/submission\n",
+	    { NULL }, "listen = 127.0.0.1:587/submission" },
+	{ "role submissions", H TLSU "listen = 127.0.0.1:465/submissions\n",
+	    { NULL }, "listen = 127.0.0.1:465/submissions" },
+	{ "role case folded", H TLSU "listen = [::1]:465/SubmissionS\n",
+	    { NULL }, "listen = [::1]:465/submissions" },
+	{ "role with star", H TLSU "listen = *:465/submissions, *:25\n",
+	    { NULL }, "listen = 0.0.0.0:465/submissions, [::]:465/submissions, "
+	    "0.0.0.0:25, [::]:25" },
+	{ "roles mixed", H TLSU "listen = *:25\n  [::1]:587/submission "
+	    "127.0.0.1:465/submissions\n", { NULL }, "listen = 0.0.0.0:25, "
+	    "[::]:25, [::1]:587/submission, 127.0.0.1:465/submissions" },
+	{ "role unknown", H "listen = 127.0.0.1:465/smtps\n", { NULL },
+	    "ERR t.conf:2: key 'listen': '127.0.0.1:465/smtps' has an unknown "
+	    "role; use ADDR:PORT/smtp (the default), /submission or "
+	    "/submissions" },
+	{ "role empty", H "listen = 127.0.0.1:25/\n", { NULL },
+	    "ERR t.conf:2: key 'listen': '127.0.0.1:25/' has an unknown role" },
+	{ "role twice", H "listen = 127.0.0.1:25/smtp/smtp\n", { NULL },
+	    "ERR t.conf:2: key 'listen': '127.0.0.1:25/smtp/smtp' has an "
+	    "unknown role" },
+	{ "role without port", H "listen = 127.0.0.1/smtp\n", { NULL },
+	    "ERR t.conf:2: key 'listen': '127.0.0.1/smtp' has no port" },
+	{ "role alone", H "listen = /smtp\n", { NULL },
+	    "ERR t.conf:2: key 'listen': '/smtp' has no port" },
+	{ "role IPv6 without port", H "listen = [::1]/smtp\n", { NULL },
+	    "ERR t.conf:2: key 'listen': '[::1]/smtp' has no port" },
+	{ "same address, other role", H TLSU "listen = 127.0.0.1:25, "
+	    "127.0.0.1:25/submission\n", { NULL }, "ERR t.conf:5: key "
+	    "'listen': '127.0.0.1:25/submission' is listed twice" },
+	{ "submissions needs TLS", H "listen = 127.0.0.1:25\n"
+	    "  127.0.0.1:465/submissions\nusers = u\n", { NULL },
+	    "ERR t.conf:3: key 'listen': listener 127.0.0.1:465/submissions "
+	    "needs tls_cert and tls_key" },
+	{ "submission needs TLS", H "listen = [::1]:587/submission\n"
+	    "users = u\nauth_over_plaintext = yes\n", { NULL },
+	    "ERR t.conf:2: key 'listen': listener [::1]:587/submission needs "
+	    "tls_cert and tls_key" },
+	{ "submission needs users", H "listen = *:587/submission\n"
+	    "tls_cert = c.pem\ntls_key = k.pem\n", { NULL },
+	    "ERR t.conf:2: key 'listen': listener 0.0.0.0:587/submission needs "
+	    "users (AUTH is mandatory there)" },
+	{ "submissions needs users", H "tls_cert = c.pem\ntls_key = k.pem\n"
+	    "listen = 127.0.0.1:465/submissions\n", { NULL },
+	    "ERR t.conf:4: key 'listen': listener 127.0.0.1:465/submissions "
+	    "needs users" },
+	{ "smtp needs neither", H "listen = 127.0.0.1:25/smtp\n", { NULL },
+	    "listen = 127.0.0.1:25" },
+	{ "role by override", H, { "listen=127.0.0.1:465/submissions",
+	    NULL }, "ERR -o listen=127.0.0.1:465/submissions: key 'listen': "
+	    "listener 127.0.0.1:465/submissions needs tls_cert and tls_key" },
+	{ "TLS by override", H "listen = 127.0.0.1:465/submissions\n",
+	    { "tls_cert=c.pem", "tls_key=k.pem", "users=u", NULL },
+	    "listen = 127.0.0.1:465/submissions" },
 	{ "only commas", H "listen = , ,\n", { NULL },
 	    "ERR t.conf:2: key 'listen': no address" },
 };
@@ -621,8 +683,8 @@ static const struct conf_case aliases_cases[] = {
 	    "'b': target 'nobody' is neither" },
 	{ "relay target", HD "aliases = x: someone@example.org\n", { NULL },
 	    "ERR t.conf:3: key 'aliases': alias target 'someone@example.org': "
-	    "'example.org' is not a local domain (key 'domains'); relaying to "
-	    "other domains is not supported yet" },
+	    "'example.org' is not a local domain (key 'domains'); an alias "
+	    "cannot forward to other domains (yet)" },
 	{ "key in other domain", HD "aliases = x@c.test: postmaster\n",
 	    { NULL }, "ERR t.conf:3: key 'aliases': alias 'x@c.test': 'c.test' "
 	    "is not a local domain" },
@@ -866,6 +928,678 @@ test_scalars(void **state)
 {
 	(void)state;
 	RUN(scalar_cases);
+}
+
+
+/* relaying: who may, where to, how often */
+static const struct conf_case relay_cases[] = {
+	{ "relay_networks default", H, { NULL },
+	    "relay_networks = 127.0.0.0/8, ::1/128" },
+	{ "relay_networks empty", H "relay_networks =\n", { NULL },
+	    "relay_networks =" },
+	{ "relay_networks only commas", H "relay_networks = ,\n", { NULL },
+	    "relay_networks =" },
+	{ "relay_networks list", H "relay_networks = 192.0.2.0/24,\n"
+	    "  2001:DB8::/32 10.0.0.0/8\n", { NULL },
+	    "relay_networks = 192.0.2.0/24, 2001:db8::/32, 10.0.0.0/8" },
+	{ "relay_networks bare addresses", H "relay_networks = 192.0.2.7 "
+	    "2001:db8::7\n", { NULL },
+	    "relay_networks = 192.0.2.7/32, 2001:db8::7/128" },
+	{ "relay_networks brackets", H "relay_networks = [::1]/128, "
+	    "[2001:db8::]/48 [fe80::1]\n", { NULL },
+	    "relay_networks = ::1/128, 2001:db8::/48, fe80::1/128" },
+	{ "relay_networks mapped is IPv4", H "relay_networks = "
+	    "::ffff:192.0.2.0/120, ::ffff:10.1.2.3\n", { NULL },
+	    "relay_networks = 192.0.2.0/24, 10.1.2.3/32" },
+	{ "relay_networks /8 and /16", H "relay_networks = 10.0.0.0/8 "
+	    "fc00::/16\n", { NULL },
+	    "relay_networks = 10.0.0.0/8, fc00::/16" },
+	{ "relay_networks /32 /128", H "relay_networks = 192.0.2.1/32 "
+	    "::1/128\n", { NULL }, "relay_networks = 192.0.2.1/32, ::1/128" },
+	{ "relay_networks prefix leading zero", H "relay_networks = "
+	    "10.0.0.0/08\n", { NULL }, "relay_networks = 10.0.0.0/8" },
+	{ "relay_networks host bits", H "relay_networks = 10.1.2.3/8\n",
+	    { NULL }, "ERR t.conf:2: key 'relay_networks': 10.1.2.3/8 has "
+	    "host bits set; did you mean 10.0.0.0/8?" },
+	{ "relay_networks host bits v6", H "relay_networks = ::1/128\n"
+	    "  2001:db8::1/64\n", { NULL }, "ERR t.conf:3: key "
+	    "'relay_networks': 2001:db8::1/64 has host bits set; did you mean "
+	    "2001:db8::/64?" },
+	{ "relay_networks host bits odd prefix", H "relay_networks = "
+	    "192.0.2.128/25, 192.0.2.64/25\n", { NULL }, "ERR t.conf:2: key "
+	    "'relay_networks': 192.0.2.64/25 has host bits set; did you mean "
+	    "192.0.2.0/25?" },
+	{ "relay_networks open v4", H "relay_networks = 0.0.0.0/0\n",
+	    { NULL }, "ERR t.conf:2: key 'relay_networks': 0.0.0.0/0 would "
+	    "make this server an open relay; set allow_open_relay = yes if "
+	    "you really mean it" },
+	{ "relay_networks /7", H "relay_networks = 127.0.0.1\n"
+	    "  10.0.0.0/7\n", { NULL }, "ERR t.conf:3: key 'relay_networks': "
+	    "10.0.0.0/7 would make this server an open relay" },
+	{ "relay_networks open v6", H "relay_networks = ::/0\n", { NULL },
+	    "ERR t.conf:2: key 'relay_networks': ::/0 would make this server "
+	    "an open relay" },
+	{ "relay_networks /15", H "relay_networks = fc00::/15\n", { NULL },
+	    "ERR t.conf:2: key 'relay_networks': fc00::/15 would make" },
+	{ "relay_networks open mapped", H "relay_networks = ::ffff:0:0/96\n",
+	    { NULL }, "ERR t.conf:2: key 'relay_networks': 0.0.0.0/0 would "
+	    "make" },
+	{ "relay_networks open allowed", H "relay_networks = 0.0.0.0/0 ::/0\n"
+	    "allow_open_relay = yes\n", { NULL },
+	    "relay_networks = 0.0.0.0/0, ::/0" },
+	{ "relay_networks open allowed by -o", H "relay_networks = "
+	    "0.0.0.0/0\n", { "allow_open_relay=yes", NULL },
+	    "relay_networks = 0.0.0.0/0" },
+	{ "relay_networks open, -o", H, { "relay_networks=0.0.0.0/1",
+	    NULL }, "ERR -o relay_networks=0.0.0.0/1: key 'relay_networks': "
+	    "0.0.0.0/1 would make" },
+	{ "relay_networks prefix too long", H "relay_networks = "
+	    "10.0.0.0/33\n", { NULL }, "ERR t.conf:2: key 'relay_networks': "
+	    "'10.0.0.0/33' has a bad prefix length; use ADDR/PREFIX with "
+	    "PREFIX from 0 to 32" },
+	{ "relay_networks v6 prefix too long", H "relay_networks = ::/129\n",
+	    { NULL }, "ERR t.conf:2: key 'relay_networks': '::/129' has a bad "
+	    "prefix length; use ADDR/PREFIX with PREFIX from 0 to 128" },
+	{ "relay_networks empty prefix", H "relay_networks = 10.0.0.0/\n",
+	    { NULL }, "ERR t.conf:2: key 'relay_networks': '10.0.0.0/' has a "
+	    "bad prefix length" },
+	{ "relay_networks prefix sign", H "relay_networks = 10.0.0.0/+8\n",
+	    { NULL }, "ERR t.conf:2: key 'relay_networks': '10.0.0.0/+8' has "
+	    "a bad prefix length" },
+	{ "relay_networks huge prefix", H "relay_networks = "
+	    "10.0.0.0/99999999999999999999\n", { NULL }, "ERR t.conf:2: key "
+	    "'relay_networks': '10.0.0.0/99999999999999999999' has a bad" },
+	{ "relay_networks two slashes", H "relay_networks = 10.0.0.0/8/8\n",
+	    { NULL }, "ERR t.conf:2: key 'relay_networks': '10.0.0.0/8/8' has "
+	    "a bad prefix length" },
+	{ "relay_networks name", H "relay_networks = localhost\n", { NULL },
+	    "ERR t.conf:2: key 'relay_networks': 'localhost' is not an IP "
+	    "address or network; use ADDR/PREFIX such as 192.0.2.0/24" },
+	{ "relay_networks short v4", H "relay_networks = 10/8\n", { NULL },
+	    "ERR t.conf:2: key 'relay_networks': '10/8' is not an IP address" },
+	{ "relay_networks v4 in brackets", H "relay_networks = "
+	    "[10.0.0.0]/8\n", { NULL }, "ERR t.conf:2: key 'relay_networks': "
+	    "'[10.0.0.0]/8' is not an IP address" },
+	{ "relay_networks empty brackets", H "relay_networks = []\n",
+	    { NULL }, "ERR t.conf:2: key 'relay_networks': '[]' is not an IP "
+	    "address" },
+	{ "relay_networks slash alone", H "relay_networks = /8\n", { NULL },
+	    "ERR t.conf:2: key 'relay_networks': '/8' is not an IP address" },
+	{ "relay_networks zone", H "relay_networks = fe80::1%eth0\n",
+	    { NULL }, "ERR t.conf:2: key 'relay_networks': 'fe80::1%eth0' is "
+	    "not an IP address" },
+	{ "relay_networks twice", H "relay_networks = 10.0.0.0/8, "
+	    "::ffff:10.0.0.0/104\n", { NULL }, "ERR t.conf:2: key "
+	    "'relay_networks': '::ffff:10.0.0.0/104' is listed twice" },
+	{ "relay_networks UTF-8", H "relay_networks = 10.0.0.\xc3\xa9\n",
+	    { NULL }, "ERR t.conf:2: key 'relay_networks': '10.0.0.\\xc3\\xa9' "
+	    "is not an IP address" },
+	{ "allow_open_relay default", H, { NULL }, "allow_open_relay = no" },
+	{ "allow_open_relay yes", H "allow_open_relay = yes\n", { NULL },
+	    "allow_open_relay = yes" },
+	{ "allow_open_relay bad", H "allow_open_relay = sure\n", { NULL },
+	    "ERR t.conf:2: key 'allow_open_relay': 'sure' is not a boolean" },
+
+	{ "smarthost default", H, { NULL }, "smarthost =" },
+	{ "smarthost blank", H "smarthost =   \n", { NULL }, "smarthost =" },
+	{ "smarthost name", H "smarthost = Relay.ISP.test\n", { NULL },
+	    "smarthost = relay.isp.test:25 tls=may" },
+	{ "smarthost port", H "smarthost = relay.isp.test:0587\n", { NULL },
+	    "smarthost = relay.isp.test:587 tls=may" },
+	{ "smarthost tls", H "smarthost = relay.isp.test:587   TLS=Require\n",
+	    { NULL }, "smarthost = relay.isp.test:587 tls=require" },
+	{ "smarthost tls from relay_tls", H "relay_tls = verify\n"
+	    "smarthost = relay.isp.test\n", { NULL },
+	    "smarthost = relay.isp.test:25 tls=verify" },
+	{ "smarthost tls over relay_tls", H "relay_tls = verify\n"
+	    "smarthost = relay.isp.test tls=none\n", { NULL },
+	    "smarthost = relay.isp.test:25 tls=none" },
+	{ "smarthost IPv4", H "smarthost = 192.0.2.25:2525\n", { NULL },
+	    "smarthost = 192.0.2.25:2525 tls=may" },
+	{ "smarthost IPv6", H "smarthost = [2001:DB8:0::25]\n", { NULL },
+	    "smarthost = [2001:db8::25]:25 tls=may" },
+	{ "smarthost IPv6 port", H "smarthost = [::1]:2525 tls=verify\n",
+	    { NULL }, "smarthost = [::1]:2525 tls=verify" },
+	{ "smarthost one label", H "smarthost = relay\n", { NULL },
+	    "smarthost = relay:25 tls=may" },
+	{ "smarthost IPv6 without brackets", H "smarthost = 2001:db8::25\n",
+	    { NULL }, "ERR t.conf:2: key 'smarthost': '2001:db8::25': an IPv6 "
+	    "address needs brackets, as in [2001:db8::1]:25" },
+	{ "smarthost name in brackets", H "smarthost = [relay.isp.test]:587\n",
+	    { NULL }, "ERR t.conf:2: key 'smarthost': '[relay.isp.test]:587': "
+	    "brackets are only for IPv6 addresses; write relay.isp.test "
+	    "without them" },
+	{ "smarthost IPv4 in brackets", H "smarthost = [192.0.2.1]\n",
+	    { NULL }, "ERR t.conf:2: key 'smarthost': '[192.0.2.1]': brackets "
+	    "are only for IPv6 addresses" },
+	{ "smarthost junk in brackets", H "smarthost = [a_b]\n", { NULL },
+	    "ERR t.conf:2: key 'smarthost': '[a_b]' is not an IPv6 address" },
+	{ "smarthost empty brackets", H "smarthost = []:25\n", { NULL },
+	    "ERR t.conf:2: key 'smarthost': '[]:25' is not an IPv6 address" },
+	{ "smarthost unclosed", H "smarthost = [::1:25\n", { NULL },
+	    "ERR t.conf:2: key 'smarthost': '[::1:25' has '[' but no ']'" },
+	{ "smarthost junk after ]", H "smarthost = [::1]x\n", { NULL },
+	    "ERR t.conf:2: key 'smarthost': '[::1]x': only :PORT may follow "
+	    "']'" },
+	{ "smarthost bad port", H "smarthost = relay.isp.test:smtp\n",
+	    { NULL }, "ERR t.conf:2: key 'smarthost': 'relay.isp.test:smtp' "
+	    "has a bad port; the port is a number from 1 to 65535" },
+	{ "smarthost empty port", H "smarthost = [::1]:\n", { NULL },
+	    "ERR t.conf:2: key 'smarthost': '[::1]:' has a bad port" },
+	{ "smarthost port 65536", H "smarthost = a.test:65536\n", { NULL },
+	    "ERR t.conf:2: key 'smarthost': 'a.test:65536' has a bad port" },
+	{ "smarthost no host", H "smarthost = :25\n", { NULL },
+	    "ERR t.conf:2: key 'smarthost': ':25' has no host" },
+	{ "smarthost bad name", H "smarthost = relay_1.isp.test\n", { NULL },
+	    "ERR t.conf:2: key 'smarthost': 'relay_1.isp.test' may only hold "
+	    "letters, digits, '-' and '.'; use a host name such as "
+	    "smtp.example.org or an IP address" },
+	{ "smarthost bad IPv4", H "smarthost = 192.0.2.256\n", { NULL },
+	    "ERR t.conf:2: key 'smarthost': '192.0.2.256' ends in an "
+	    "all-numeric label" },
+	{ "smarthost bad tls", H "smarthost = a.test tls=always\n", { NULL },
+	    "ERR t.conf:2: key 'smarthost': 'tls=always' is not a TLS policy; "
+	    "use tls=none, tls=may, tls=verify or tls=require" },
+	{ "smarthost empty tls", H "smarthost = a.test tls=\n", { NULL },
+	    "ERR t.conf:2: key 'smarthost': 'tls=' is not a TLS policy" },
+	{ "smarthost tls twice", H "smarthost = a.test tls=may tls=none\n",
+	    { NULL }, "ERR t.conf:2: key 'smarthost': 'tls=none': tls= is "
+	    "given twice" },
+	{ "smarthost unknown option", H "smarthost = a.test auth=yes\n",
+	    { NULL }, "ERR t.conf:2: key 'smarthost': 'auth=yes' is not an "
+	    "option; after HOST[:PORT] only tls=none, tls=may, tls=verify or "
+	    "tls=require may follow" },
+	{ "smarthost two hosts", H "smarthost = a.test, b.test\n", { NULL },
+	    "ERR t.conf:2: key 'smarthost': 'a.test,' may only hold" },
+	{ "smarthost on two lines", H "smarthost = a.test\n  tls=none\n",
+	    { NULL }, "ERR t.conf:3: key 'smarthost': the value must be on one "
+	    "line" },
+
+	{ "dns_resolver default", H, { NULL }, "dns_resolver =" },
+	{ "dns_resolver IPv4", H "dns_resolver = 127.0.0.53\n", { NULL },
+	    "dns_resolver = 127.0.0.53:53" },
+	{ "dns_resolver IPv6 port", H "dns_resolver = [::1]:5353\n", { NULL },
+	    "dns_resolver = [::1]:5353" },
+	{ "dns_resolver name", H "dns_resolver = dns.isp.test\n", { NULL },
+	    "ERR t.conf:2: key 'dns_resolver': 'dns.isp.test' is not an IP "
+	    "address; dns_resolver must be an address" },
+	{ "dns_resolver name and port", H "dns_resolver = ns:53\n", { NULL },
+	    "ERR t.conf:2: key 'dns_resolver': 'ns' is not an IP address" },
+	{ "dns_resolver IPv6 bare", H "dns_resolver = ::1\n", { NULL },
+	    "ERR t.conf:2: key 'dns_resolver': '::1': an IPv6 address needs "
+	    "brackets, as in [2001:db8::1]:53" },
+	{ "dns_resolver option", H "dns_resolver = 127.0.0.1 tls=none\n",
+	    { NULL }, "ERR t.conf:2: key 'dns_resolver': 'tls=none' after the "
+	    "address; dns_resolver takes only ADDR[:PORT]" },
+	{ "dns_resolver bad port", H "dns_resolver = 127.0.0.1:0\n", { NULL },
+	    "ERR t.conf:2: key 'dns_resolver': '127.0.0.1:0' has a bad port" },
+
+	{ "routes default", H, { NULL }, "routes =" },
+	{ "routes sorted, defaults filled", HD "routes =\n"
+	    "    Z.test: mx.z.test\n    c.test: [2001:db8::1]:2525 tls=none\n"
+	    "    m.test: 192.0.2.1:587 tls=verify\n", { NULL }, "routes =\n"
+	    "    c.test: [2001:db8::1]:2525 tls=none\n"
+	    "    m.test: 192.0.2.1:587 tls=verify\n"
+	    "    z.test: mx.z.test:25 tls=may" },
+	{ "routes by ';'", HD "routes = y.test: a.test; x.test: b.test;\n",
+	    { NULL }, "routes =\n    x.test: b.test:25 tls=may\n"
+	    "    y.test: a.test:25 tls=may" },
+	{ "routes tls from relay_tls", H "relay_tls = require\n"
+	    "routes = x.test: relay.test\n", { NULL },
+	    "routes =\n    x.test: relay.test:25 tls=require" },
+	{ "routes subdomain of local", HD "routes = sub.a.test: relay.test\n",
+	    { NULL }, "routes =\n    sub.a.test: relay.test:25 tls=may" },
+	{ "routes to a local host name", HD "routes = x.test: a.test\n",
+	    { NULL }, "routes =\n    x.test: a.test:25 tls=may" },
+	{ "routes by -o", H, { "routes=x.test: [::1]:2525", NULL },
+	    "routes =\n    x.test: [::1]:2525 tls=may" },
+	{ "routes no colon", H "routes =\n  x.test relay.test\n", { NULL },
+	    "ERR t.conf:3: key 'routes': 'x.test relay.test' has no ':'; write "
+	    "\"DOMAIN: HOST[:PORT] [tls=POLICY]\"" },
+	{ "routes no host", H "routes = x.test:\n", { NULL },
+	    "ERR t.conf:2: key 'routes': route for 'x.test' has no host" },
+	{ "routes no domain", H "routes = : relay.test\n", { NULL },
+	    "ERR t.conf:2: key 'routes': route ': relay.test': the domain '' "
+	    "is empty" },
+	{ "routes bad domain", H "routes = *.x.test: relay.test\n", { NULL },
+	    "ERR t.conf:2: key 'routes': route '*.x.test: relay.test': the "
+	    "domain '*.x.test' may only hold" },
+	{ "routes local domain", HD "routes = x.test: r.test\n  B.Test: "
+	    "r.test\n", { NULL }, "ERR t.conf:4: key 'routes': route for "
+	    "'B.Test': it is a local domain (key 'domains')" },
+	{ "routes default domain is local", H "routes = mx.a.test: r.test\n",
+	    { NULL }, "ERR t.conf:2: key 'routes': route for 'mx.a.test': it "
+	    "is a local domain" },
+	{ "routes twice", H "routes =\n  x.test: a.test\n  y.test: b.test\n"
+	    "  X.TEST: c.test\n", { NULL }, "ERR t.conf:5: key 'routes': "
+	    "'x.test' has two routes, the first on line 3; keep one" },
+	{ "routes twice on one line", H "routes = x.test: a.test; x.test: "
+	    "a.test\n", { NULL }, "ERR t.conf:2: key 'routes': 'x.test' has "
+	    "two routes, the first on line 2" },
+	{ "routes twice by -o", H, { "routes=x.test: a.test; x.test: b.test",
+	    NULL }, "ERR -o routes=x.test: a.test; x.test: b.test: key "
+	    "'routes': 'x.test' has two routes; keep one" },
+	{ "routes bad host", H "routes = x.test: relay.test.\n", { NULL },
+	    "ERR t.conf:2: key 'routes': 'relay.test.' has an empty label" },
+	{ "routes IPv6 without brackets", H "routes = x.test: ::1\n",
+	    { NULL }, "ERR t.conf:2: key 'routes': '::1': an IPv6 address "
+	    "needs brackets" },
+	{ "routes bad tls", H "routes =\n  x.test: a.test\n"
+	    "  y.test: b.test tls=maybe\n", { NULL }, "ERR t.conf:4: key "
+	    "'routes': 'tls=maybe' is not a TLS policy" },
+	{ "routes two hosts", H "routes = x.test: a.test b.test\n", { NULL },
+	    "ERR t.conf:2: key 'routes': 'b.test' is not an option" },
+
+	{ "relay_port default", H, { NULL }, "relay_port = 25" },
+	{ "relay_port 2525", H "relay_port = 02525\n", { NULL },
+	    "relay_port = 2525" },
+	{ "relay_port 65535", H "relay_port = 65535\n", { NULL },
+	    "relay_port = 65535" },
+	{ "relay_port 0", H "relay_port = 0\n", { NULL },
+	    "ERR t.conf:2: key 'relay_port': '0' is not a port; use a number "
+	    "from 1 to 65535" },
+	{ "relay_port 65536", H "relay_port = 65536\n", { NULL },
+	    "ERR t.conf:2: key 'relay_port': '65536' is not a port" },
+	{ "relay_port name", H "relay_port = smtp\n", { NULL },
+	    "ERR t.conf:2: key 'relay_port': 'smtp' is not a port" },
+	{ "relay_port empty", H "relay_port =\n", { NULL },
+	    "ERR t.conf:2: key 'relay_port': the value is empty" },
+	{ "relay_tls default", H, { NULL }, "relay_tls = may" },
+	{ "relay_tls none", H "relay_tls = none\n", { NULL },
+	    "relay_tls = none" },
+	{ "relay_tls Verify", H "relay_tls = Verify\n", { NULL },
+	    "relay_tls = verify" },
+	{ "relay_tls require", H "relay_tls = require\n", { NULL },
+	    "relay_tls = require" },
+	{ "relay_tls bad", H "relay_tls = yes\n", { NULL },
+	    "ERR t.conf:2: key 'relay_tls': 'yes' is not a TLS policy; use "
+	    "may, none, verify or require" },
+	{ "relay_tls empty", H "relay_tls =\n", { NULL },
+	    "ERR t.conf:2: key 'relay_tls': the value is empty" },
+
+	{ "concurrency default", H, { NULL },
+	    "relay_destination_concurrency = 4" },
+	{ "concurrency 1", H "relay_destination_concurrency = 1\n", { NULL },
+	    "relay_destination_concurrency = 1" },
+	{ "concurrency 100", H "relay_destination_concurrency = 100\n",
+	    { NULL }, "relay_destination_concurrency = 100" },
+	{ "concurrency 0", H "relay_destination_concurrency = 0\n", { NULL },
+	    "ERR t.conf:2: key 'relay_destination_concurrency': '0' is out of "
+	    "range; allowed is 1 to 100" },
+	{ "concurrency 101", H "relay_destination_concurrency = 101\n",
+	    { NULL }, "ERR t.conf:2: key 'relay_destination_concurrency': "
+	    "'101' is out of range" },
+	{ "connect_timeout default", H, { NULL },
+	    "relay_connect_timeout = 30s" },
+	{ "connect_timeout 1s", H "relay_connect_timeout = 1\n", { NULL },
+	    "relay_connect_timeout = 1s" },
+	{ "connect_timeout 1h", H "relay_connect_timeout = 1h\n", { NULL },
+	    "relay_connect_timeout = 3600s" },
+	{ "connect_timeout 0", H "relay_connect_timeout = 0\n", { NULL },
+	    "ERR t.conf:2: key 'relay_connect_timeout': '0' is out of range; "
+	    "allowed is 1s to 1h" },
+	{ "connect_timeout 61m", H "relay_connect_timeout = 61m\n", { NULL },
+	    "ERR t.conf:2: key 'relay_connect_timeout': '61m' is out of "
+	    "range" },
+	{ "command_timeout default", H, { NULL },
+	    "relay_command_timeout = 300s" },
+	{ "command_timeout 10m", H "relay_command_timeout = 10m\n", { NULL },
+	    "relay_command_timeout = 600s" },
+	{ "command_timeout 2h", H "relay_command_timeout = 2h\n", { NULL },
+	    "ERR t.conf:2: key 'relay_command_timeout': '2h' is out of range; "
+	    "allowed is 1s to 1h" },
+	{ "data_timeout default", H, { NULL }, "relay_data_timeout = 600s" },
+	{ "data_timeout 20m", H "relay_data_timeout = 20m\n", { NULL },
+	    "relay_data_timeout = 1200s" },
+	{ "data_timeout bad", H "relay_data_timeout = 10 m\n", { NULL },
+	    "ERR t.conf:2: key 'relay_data_timeout': '10 m' is not a "
+	    "duration" },
+	{ "retry_first default", H, { NULL }, "retry_first = 300s" },
+	{ "retry_first 1s", H "retry_first = 1s\n", { NULL },
+	    "retry_first = 1s" },
+	{ "retry_first 1d", H "retry_first = 1d\nretry_max = 1d\n", { NULL },
+	    "retry_first = 86400s" },
+	{ "retry_first 0", H "retry_first = 0\n", { NULL },
+	    "ERR t.conf:2: key 'retry_first': '0' is out of range; allowed is "
+	    "1s to 24h" },
+	{ "retry_first 25h", H "retry_first = 25h\n", { NULL },
+	    "ERR t.conf:2: key 'retry_first': '25h' is out of range" },
+	{ "retry_first over default max", H "retry_first = 2h\n", { NULL },
+	    "ERR t.conf:2: key 'retry_first': '2h' does not fit retry_max's "
+	    "default of 1h; set retry_max too, to at least retry_first" },
+	{ "retry_max default", H, { NULL }, "retry_max = 3600s" },
+	{ "retry_max equal", H "retry_first = 10m\nretry_max = 600\n",
+	    { NULL }, "retry_max = 600s" },
+	{ "retry_max 30d", H "retry_max = 30d\n", { NULL },
+	    "retry_max = 2592000s" },
+	{ "retry_max 31d", H "retry_max = 31d\n", { NULL },
+	    "ERR t.conf:2: key 'retry_max': '31d' is out of range; allowed is "
+	    "1s to 30d" },
+	{ "retry_max below first", H "retry_first = 10m\nretry_max = 9m\n",
+	    { NULL }, "ERR t.conf:3: key 'retry_max': '9m' is shorter than "
+	    "retry_first (10m)" },
+	{ "retry_max below default first", H "retry_max = 1m\n", { NULL },
+	    "ERR t.conf:2: key 'retry_max': '1m' is shorter than retry_first "
+	    "(5m)" },
+	{ "retry_max below first by -o", H "retry_max = 10m\n",
+	    { "retry_first=11m", NULL }, "ERR t.conf:2: key 'retry_max': "
+	    "'10m' is shorter than retry_first (11m)" },
+	{ "lifetime default", H, { NULL }, "max_queue_lifetime = 432000s" },
+	{ "lifetime 30d", H "max_queue_lifetime = 30d\n", { NULL },
+	    "max_queue_lifetime = 2592000s" },
+	{ "lifetime 1s, no warnings", H "max_queue_lifetime = 1s\n"
+	    "delay_warning_time = 0\n", { NULL }, "max_queue_lifetime = 1s" },
+	{ "lifetime 0", H "max_queue_lifetime = 0\n", { NULL },
+	    "ERR t.conf:2: key 'max_queue_lifetime': '0' is out of range; "
+	    "allowed is 1s to 30d" },
+	{ "lifetime 31d", H "max_queue_lifetime = 31d\n", { NULL },
+	    "ERR t.conf:2: key 'max_queue_lifetime': '31d' is out of range" },
+	{ "lifetime under default warning", H "max_queue_lifetime = 4h\n",
+	    { NULL }, "ERR t.conf:2: key 'max_queue_lifetime': '4h' does not "
+	    "fit delay_warning_time's default of 4h; set delay_warning_time "
+	    "too" },
+	{ "warning default", H, { NULL }, "delay_warning_time = 14400s" },
+	{ "warning 0", H "delay_warning_time = 0\n", { NULL },
+	    "delay_warning_time = 0s" },
+	{ "warning just under", H "max_queue_lifetime = 1d\n"
+	    "delay_warning_time = 86399\n", { NULL },
+	    "delay_warning_time = 86399s" },
+	{ "warning equal", H "max_queue_lifetime = 1d\n"
+	    "delay_warning_time = 24h\n", { NULL }, "ERR t.conf:3: key "
+	    "'delay_warning_time': '24h' is not shorter than "
+	    "max_queue_lifetime (24h)" },
+	{ "warning over default lifetime", H "delay_warning_time = 6d\n",
+	    { NULL }, "ERR t.conf:2: key 'delay_warning_time': '6d' is not "
+	    "shorter than max_queue_lifetime (5d)" },
+	{ "warning 31d", H "delay_warning_time = 31d\n", { NULL },
+	    "ERR t.conf:2: key 'delay_warning_time': '31d' is out of range; "
+	    "allowed is 0s to 30d; 0 means no delay warnings" },
+};
+
+static void
+test_relay(void **state)
+{
+	(void)state;
+	RUN(relay_cases);
+}
+
+/* TLS and AUTH */
+static const struct conf_case tls_auth_cases[] = {
+	{ "tls_cert default", H, { NULL }, "tls_cert =" },
+	{ "tls_key default", H, { NULL }, "tls_key =" },
+	{ "tls pair", H "tls_cert = /etc/letsencrypt/live/mx.a.test/"
+	    "fullchain.pem\ntls_key = /etc/letsencrypt/live/mx.a.test/"
+	    "privkey.pem\n", { NULL },
+	    "tls_key = /etc/letsencrypt/live/mx.a.test/privkey.pem" },
+	{ "tls two pairs", H "tls_cert = rsa.pem,\n  ecdsa.pem\n"
+	    "tls_key = rsa.key ecdsa.key\n", { NULL },
+	    "tls_cert = rsa.pem, ecdsa.pem" },
+	{ "tls files need not exist", H "tls_cert = /nonexistent/c.pem\n"
+	    "tls_key = /nonexistent/k.pem\n", { NULL },
+	    "tls_cert = /nonexistent/c.pem" },
+	{ "tls one file for both", H "tls_cert = both.pem\n"
+	    "tls_key = both.pem\n", { NULL }, "tls_key = both.pem" },
+	{ "tls_key missing", H "tls_cert = a.pem, b.pem\n", { NULL },
+	    "ERR t.conf:2: key 'tls_cert': tls_cert lists 2 files but tls_key "
+	    "0; list one key file per certificate file, in the same order" },
+	{ "tls_key short", H "tls_cert = a.pem b.pem\ntls_key = a.key\n",
+	    { NULL }, "ERR t.conf:3: key 'tls_key': tls_cert lists 2 files but "
+	    "tls_key 1" },
+	{ "tls_cert missing", H "tls_key = a.key\n", { NULL },
+	    "ERR t.conf:2: key 'tls_key': tls_cert lists 0 files but tls_key "
+	    "1" },
+	{ "tls_key long", H "tls_cert = a.pem\ntls_key = a.key b.key\n",
+	    { NULL }, "ERR t.conf:3: key 'tls_key': tls_cert lists 1 file but "
+	    "tls_key 2" },
+	{ "tls_key by -o", H "tls_cert = a.pem\n", { "tls_key=a.key", NULL },
+	    "tls_key = a.key" },
+	{ "tls_cert comment", H "tls_cert = a.pem # the chain\n", { NULL },
+	    "ERR t.conf:2: key 'tls_cert': '#' starts with '#'; a comment must "
+	    "start its own line" },
+	{ "tls_key comment", H "tls_cert = a.pem\ntls_key = #a.key\n",
+	    { NULL }, "ERR t.conf:3: key 'tls_key': '#a.key' starts with '#'" },
+	{ "tls_ca_file default", H, { NULL }, "tls_ca_file =" },
+	{ "tls_ca_file", H "tls_ca_file = /etc/ssl/certs/ca-certificates.crt"
+	    "\n", { NULL },
+	    "tls_ca_file = /etc/ssl/certs/ca-certificates.crt" },
+	{ "tls_ca_file two lines", H "tls_ca_file = a\n  b\n", { NULL },
+	    "ERR t.conf:3: key 'tls_ca_file': the value must be on one line" },
+	{ "tls_ca_file comment", H "tls_ca_file = # none\n", { NULL },
+	    "ERR t.conf:2: key 'tls_ca_file': '# none' starts with '#'" },
+	{ "tls_min_version default", H, { NULL },
+	    "tls_min_version = TLSv1.2" },
+	{ "tls_min_version 1.3", H "tls_min_version = tlsv1.3\n", { NULL },
+	    "tls_min_version = TLSv1.3" },
+	{ "tls_min_version 1.2", H "tls_min_version = TLSv1.2\n", { NULL },
+	    "tls_min_version = TLSv1.2" },
+	{ "tls_min_version 1.1", H "tls_min_version = TLSv1.1\n", { NULL },
+	    "ERR t.conf:2: key 'tls_min_version': 'TLSv1.1' is too old (RFC "
+	    "8996 retires TLS 1.0 and 1.1); use TLSv1.2 or TLSv1.3" },
+	{ "tls_min_version SSLv3", H "tls_min_version = SSLv3\n", { NULL },
+	    "ERR t.conf:2: key 'tls_min_version': 'SSLv3' is too old" },
+	{ "tls_min_version 1.2 bare", H "tls_min_version = 1.2\n", { NULL },
+	    "ERR t.conf:2: key 'tls_min_version': '1.2' is not a TLS version; "
+	    "use TLSv1.2 or TLSv1.3" },
+	{ "tls_min_version empty", H "tls_min_version =\n", { NULL },
+	    "ERR t.conf:2: key 'tls_min_version': the value is empty" },
+	{ "tls_ciphers default", H, { NULL }, "tls_ciphers =" },
+	{ "tls_ciphers", H "tls_ciphers = ECDHE+AESGCM:ECDHE+CHACHA20:"
+	    "!aNULL\n", { NULL },
+	    "tls_ciphers = ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL" },
+	{ "tls_ciphers with spaces", H "tls_ciphers = HIGH !aNULL "
+	    "@SECLEVEL=2\n", { NULL }, "tls_ciphers = HIGH !aNULL @SECLEVEL=2" },
+	{ "tls_ciphers bad", H "tls_ciphers = HIGH;!MD5\n", { NULL },
+	    "ERR t.conf:2: key 'tls_ciphers': 'HIGH;!MD5' is not a cipher "
+	    "list; an OpenSSL cipher list holds letters, digits, spaces and "
+	    "-_:+!@=., only" },
+	{ "tls_ciphers two lines", H "tls_ciphers = HIGH\n  :!MD5\n", { NULL },
+	    "ERR t.conf:3: key 'tls_ciphers': the value must be on one line" },
+	{ "users default", H, { NULL }, "users =" },
+	{ "users", H "users = /etc/tern/users\n", { NULL },
+	    "users = /etc/tern/users" },
+	{ "users file need not exist", H "users = /nonexistent\n", { NULL },
+	    "users = /nonexistent" },
+	{ "users two lines", H "users = a\n  b\n", { NULL },
+	    "ERR t.conf:3: key 'users': the value must be on one line" },
+	{ "auth_over_plaintext default", H, { NULL },
+	    "auth_over_plaintext = no" },
+	{ "auth_over_plaintext yes", H "auth_over_plaintext = on\n", { NULL },
+	    "auth_over_plaintext = yes" },
+	{ "auth_over_plaintext bad", H "auth_over_plaintext = tests\n",
+	    { NULL }, "ERR t.conf:2: key 'auth_over_plaintext': 'tests' is "
+	    "not a boolean" },
+	{ "auth_max_failures default", H, { NULL }, "auth_max_failures = 5" },
+	{ "auth_max_failures 1", H "auth_max_failures = 1\n", { NULL },
+	    "auth_max_failures = 1" },
+	{ "auth_max_failures 1000", H "auth_max_failures = 1000\n", { NULL },
+	    "auth_max_failures = 1000" },
+	{ "auth_max_failures 0", H "auth_max_failures = 0\n", { NULL },
+	    "ERR t.conf:2: key 'auth_max_failures': '0' is out of range; "
+	    "allowed is 1 to 1000" },
+	{ "auth_max_failures 1001", H "auth_max_failures = 1001\n", { NULL },
+	    "ERR t.conf:2: key 'auth_max_failures': '1001' is out of range" },
+	{ "received_auth default", H, { NULL }, "received_auth = yes" },
+	{ "received_auth no", H "received_auth = no\n", { NULL },
+	    "received_auth = no" },
+	{ "received_auth bad", H "received_auth = never\n", { NULL },
+	    "ERR t.conf:2: key 'received_auth': 'never' is not a boolean" },
+	{ "sender_login_match default", H, { NULL },
+	    "sender_login_match = yes" },
+	{ "sender_login_match off", H "sender_login_match = off\n", { NULL },
+	    "sender_login_match = no" },
+	{ "sender_login_match bad", H "sender_login_match = strict\n",
+	    { NULL }, "ERR t.conf:2: key 'sender_login_match': 'strict' is not "
+	    "a boolean" },
+};
+
+static void
+test_tls_auth(void **state)
+{
+	(void)state;
+	RUN(tls_auth_cases);
+}
+
+/* conf_relay_allowed: may a client at this address relay? */
+struct relay_allowed_case {
+	const char *name, *conf, *ip;
+	int want;
+};
+
+#define NETS(s) H "relay_networks = " s "\n"
+#define OPEN H "allow_open_relay = yes\nrelay_networks = "
+
+static const struct relay_allowed_case relay_allowed_cases[] = {
+	{ "default v4 loopback", H, "127.0.0.1", 1 },
+	{ "default v4 loopback, other", H, "127.255.0.9", 1 },
+	{ "default v6 loopback", H, "::1", 1 },
+	{ "default mapped loopback", H, "::ffff:127.0.0.1", 1 },
+	{ "default other v4", H, "192.0.2.1", 0 },
+	{ "default other v6", H, "2001:db8::1", 0 },
+	{ "default ::2", H, "::2", 0 },
+	{ "/24 inside", NETS("192.0.2.0/24"), "192.0.2.255", 1 },
+	{ "/24 first", NETS("192.0.2.0/24"), "192.0.2.0", 1 },
+	{ "/24 outside", NETS("192.0.2.0/24"), "192.0.3.0", 0 },
+	{ "/25 odd bits in", NETS("192.0.2.128/25"), "192.0.2.200", 1 },
+	{ "/25 odd bits out", NETS("192.0.2.128/25"), "192.0.2.127", 0 },
+	{ "/32 exact", NETS("192.0.2.7/32"), "192.0.2.7", 1 },
+	{ "/32 next", NETS("192.0.2.7/32"), "192.0.2.8", 0 },
+	{ "bare v4 is /32", NETS("192.0.2.7"), "192.0.2.6", 0 },
+	{ "/32 mapped", NETS("192.0.2.7"), "::ffff:192.0.2.7", 1 },
+	{ "/32 mapped upper case", NETS("192.0.2.7"), "::FFFF:192.0.2.7", 1 },
+	{ "v4 net, v6 client", NETS("192.0.2.0/24"), "::192.0.2.1", 0 },
+	{ "mapped net, v4 client", NETS("::ffff:192.0.2.0/120"),
+	    "192.0.2.9", 1 },
+	{ "/128 exact", NETS("2001:db8::7/128"), "2001:db8::7", 1 },
+	{ "/128 next", NETS("2001:db8::7/128"), "2001:db8::8", 0 },
+	{ "bare v6 is /128", NETS("[2001:db8::7]"), "2001:db8::7", 1 },
+	{ "/48 inside", NETS("2001:db8:1::/48"), "2001:db8:1:ffff::1", 1 },
+	{ "/48 outside", NETS("2001:db8:1::/48"), "2001:db8:2::1", 0 },
+	{ "/61 odd bits", NETS("2001:db8:0:8::/61"), "2001:db8:0:f::1", 1 },
+	{ "/61 odd bits out", NETS("2001:db8:0:8::/61"), "2001:db8:0:7::1", 0 },
+	{ "v6 net, v4 client", NETS("::/16"), "10.0.0.1", 0 },
+	{ "/0 v4 everyone", OPEN "0.0.0.0/0\n", "203.0.113.9", 1 },
+	{ "/0 v4 mapped", OPEN "0.0.0.0/0\n", "::ffff:203.0.113.9", 1 },
+	{ "/0 v4 not v6", OPEN "0.0.0.0/0\n", "2001:db8::1", 0 },
+	{ "/0 v6 everyone", OPEN "::/0\n", "2001:db8::1", 1 },
+	{ "/0 v6 not v4", OPEN "::/0\n", "203.0.113.9", 0 },
+	{ "/0 v6 not mapped", OPEN "::/0\n", "::ffff:203.0.113.9", 0 },
+	{ "/8 edge in", NETS("10.0.0.0/8"), "10.255.255.255", 1 },
+	{ "/8 edge out", NETS("10.0.0.0/8"), "11.0.0.0", 0 },
+	{ "second entry", NETS("192.0.2.0/24, 2001:db8::/32"),
+	    "2001:db8:ffff::1", 1 },
+	{ "empty list v4", NETS(""), "127.0.0.1", 0 },
+	{ "empty list v6", NETS(""), "::1", 0 },
+	{ "not an address", H, "localhost", 0 },
+	{ "empty string", H, "", 0 },
+	{ "brackets", H, "[::1]", 0 },
+	{ "with port", H, "127.0.0.1:25", 0 },
+	{ "trailing junk", H, "127.0.0.1 ", 0 },
+	{ "NULL", H, NULL, 0 },
+};
+
+static void
+test_relay_allowed(void **state)
+{
+	struct conf c;
+	struct conf_err err;
+	size_t i;
+	int bad = 0, got;
+
+	(void)state;
+	for (i = 0; i < NITEMS(relay_allowed_cases); i++) {
+		const struct relay_allowed_case *tc = &relay_allowed_cases[i];
+
+		if (load(tc->conf, NULL, &c, &err) < 0)
+			fail_msg("case %s: load: %s", tc->name, err.msg);
+		got = conf_relay_allowed(&c, tc->ip);
+		if (got != tc->want) {
+			print_error("case %s: got %d, want %d\n", tc->name,
+			    got, tc->want);
+			bad++;
+		}
+		conf_free(&c);
+	}
+	if (bad)
+		fail();
+}
+
+/* conf_route_for: where mail for a domain goes */
+struct route_case {
+	const char *name, *conf, *domain;
+	const char *want; /* "host port tls", or "" for NULL (MX lookup) */
+};
+
+#define ROUTES H "routes = b.test: [::1]:2525 tls=none; " \
+	"d.test: relay.d.test; a.test: 192.0.2.1:587 tls=verify\n"
+#define SMART "smarthost = smart.test:587 tls=require\n"
+
+static const struct route_case route_cases[] = {
+	{ "route", ROUTES, "b.test", "::1 2525 none" },
+	{ "route default port and tls", ROUTES, "d.test",
+	    "relay.d.test 25 may" },
+	{ "route first", ROUTES, "a.test", "192.0.2.1 587 verify" },
+	{ "route case", ROUTES, "B.TeSt", "::1 2525 none" },
+	{ "no route, no smarthost", ROUTES, "c.test", "" },
+	{ "no subdomain match", ROUTES, "x.b.test", "" },
+	{ "no parent match", ROUTES, "test", "" },
+	{ "no prefix match", ROUTES, "b.tes", "" },
+	{ "no longer match", ROUTES, "b.testx", "" },
+	{ "no trailing dot", ROUTES, "b.test.", "" },
+	{ "empty domain", ROUTES, "", "" },
+	{ "NULL domain", ROUTES, NULL, "" },
+	{ "route over smarthost", ROUTES SMART, "b.test", "::1 2525 none" },
+	{ "smarthost fallback", ROUTES SMART, "c.test",
+	    "smart.test 587 require" },
+	{ "smarthost, no routes", H SMART, "anything.test",
+	    "smart.test 587 require" },
+	{ "smarthost for NULL", H SMART, NULL, "smart.test 587 require" },
+	{ "nothing", H, "a.test", "" },
+	{ "relay_tls default", H "relay_tls = none\n"
+	    "smarthost = [2001:db8::1]\n", "x.test", "2001:db8::1 25 none" },
+};
+
+static void
+test_route_for(void **state)
+{
+	static const char *const tls[] = { [TLS_MAY] = "may",
+	    [TLS_NONE] = "none", [TLS_VERIFY] = "verify",
+	    [TLS_REQUIRE] = "require" };
+	struct conf c;
+	struct conf_err err;
+	const struct conf_hop *h;
+	char got[256];
+	size_t i;
+	int bad = 0;
+
+	(void)state;
+	for (i = 0; i < NITEMS(route_cases); i++) {
+		const struct route_case *tc = &route_cases[i];
+
+		if (load(tc->conf, NULL, &c, &err) < 0)
+			fail_msg("case %s: load: %s", tc->name, err.msg);
+		h = conf_route_for(&c, tc->domain);
+		got[0] = '\0';
+		if (h != NULL)
+			snprintf(got, sizeof(got), "%s %s %s", h->host,
+			    h->port, tls[h->tls]);
+		if (strcmp(got, tc->want) != 0) {
+			print_error("case %s: got \"%s\", want \"%s\"\n",
+			    tc->name, got, tc->want);
+			bad++;
+		}
+		/* the hop lives in c */
+		if (h != NULL && h != &c.smarthost) {
+			size_t j;
+
+			for (j = 0; j < c.nroutes && h != &c.routes[j].hop;
+			    j++)
+				;
+			assert_true(j < c.nroutes);
+		}
+		conf_free(&c);
+	}
+	if (bad)
+		fail();
 }
 
 /* conf_resolve: which mailboxes an address reaches */
@@ -1148,32 +1882,207 @@ test_fields(void **state)
 	conf_free(&c);
 }
 
-/* a dump loads back to the same dump */
+/* the relay, TLS and AUTH fields themselves, set and by default */
+static void
+test_fields_relay(void **state)
+{
+	static const unsigned char v6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	struct conf c;
+	struct conf_err err;
+
+	(void)state;
+	if (load(HD "listen = 127.0.0.1:25, [::1]:587/submission\n"
+	    "  *:465/submissions\n"
+	    "relay_networks = 192.0.2.0/24, 2001:db8::/32, ::ffff:10.0.0.1\n"
+	    "allow_open_relay = yes\nrelay_port = 2525\nrelay_tls = verify\n"
+	    "smarthost = Smart.test:587\n"
+	    "routes = y.test: [::1]:26 tls=none; x.test: 192.0.2.9\n"
+	    "dns_resolver = 127.0.0.53\nrelay_destination_concurrency = 9\n"
+	    "relay_connect_timeout = 1m\nrelay_command_timeout = 2m\n"
+	    "relay_data_timeout = 3m\nretry_first = 1m\nretry_max = 2h\n"
+	    "max_queue_lifetime = 2d\ndelay_warning_time = 0\n"
+	    "tls_cert = a.pem, b.pem\ntls_key = a.key b.key\n"
+	    "tls_ca_file = ca.pem\ntls_min_version = TLSv1.3\n"
+	    "tls_ciphers = HIGH\nusers = /etc/tern/users\n"
+	    "auth_over_plaintext = yes\nauth_max_failures = 7\n"
+	    "received_auth = no\nsender_login_match = no\n", NULL, &c,
+	    &err) < 0)
+		fail_msg("load: %s", err.msg);
+	assert_int_equal(c.nlisten, 4);
+	assert_int_equal(c.listen[0].role, LISTEN_SMTP);
+	assert_int_equal(c.listen[1].role, LISTEN_SUBMISSION);
+	assert_string_equal(c.listen[1].host, "::1");
+	assert_int_equal(c.listen[2].role, LISTEN_SUBMISSIONS);
+	assert_int_equal(c.listen[3].role, LISTEN_SUBMISSIONS);
+	assert_string_equal(c.listen[3].host, "::");
+	assert_int_equal(c.nrelay_networks, 3);
+	assert_int_equal(c.relay_networks[0].family, AF_INET);
+	assert_int_equal(c.relay_networks[0].prefix, 24);
+	assert_memory_equal(c.relay_networks[0].addr, "\xc0\x00\x02\x00", 4);
+	assert_int_equal(c.relay_networks[1].family, AF_INET6);
+	assert_int_equal(c.relay_networks[1].prefix, 32);
+	assert_memory_equal(c.relay_networks[1].addr, v6, 16);
+	assert_int_equal(c.relay_networks[2].family, AF_INET);
+	assert_int_equal(c.relay_networks[2].prefix, 32);
+	assert_memory_equal(c.relay_networks[2].addr, "\x0a\x00\x00\x01", 4);
+	assert_int_equal(c.allow_open_relay, 1);
+	assert_string_equal(c.relay_port, "2525");
+	assert_int_equal(c.relay_tls, TLS_VERIFY);
+	assert_string_equal(c.smarthost.host, "smart.test");
+	assert_string_equal(c.smarthost.port, "587");
+	assert_int_equal(c.smarthost.tls, TLS_VERIFY);
+	assert_int_equal(c.nroutes, 2);
+	assert_string_equal(c.routes[0].domain, "x.test");
+	assert_string_equal(c.routes[0].hop.host, "192.0.2.9");
+	assert_string_equal(c.routes[0].hop.port, "25");
+	assert_int_equal(c.routes[0].hop.tls, TLS_VERIFY);
+	assert_string_equal(c.routes[1].domain, "y.test");
+	assert_string_equal(c.routes[1].hop.host, "::1");
+	assert_string_equal(c.routes[1].hop.port, "26");
+	assert_int_equal(c.routes[1].hop.tls, TLS_NONE);
+	assert_string_equal(c.dns_resolver.host, "127.0.0.53");
+	assert_string_equal(c.dns_resolver.port, "53");
+	assert_int_equal(c.relay_destination_concurrency, 9);
+	assert_int_equal(c.relay_connect_timeout, 60);
+	assert_int_equal(c.relay_command_timeout, 120);
+	assert_int_equal(c.relay_data_timeout, 180);
+	assert_int_equal(c.retry_first, 60);
+	assert_int_equal(c.retry_max, 7200);
+	assert_int_equal(c.max_queue_lifetime, 2 * 86400);
+	assert_int_equal(c.delay_warning_time, 0);
+	assert_int_equal(c.ntls, 2);
+	assert_string_equal(c.tls_cert[0], "a.pem");
+	assert_string_equal(c.tls_cert[1], "b.pem");
+	assert_string_equal(c.tls_key[0], "a.key");
+	assert_string_equal(c.tls_key[1], "b.key");
+	assert_string_equal(c.tls_ca_file, "ca.pem");
+	assert_string_equal(c.tls_min_version, "TLSv1.3");
+	assert_string_equal(c.tls_ciphers, "HIGH");
+	assert_string_equal(c.users, "/etc/tern/users");
+	assert_int_equal(c.auth_over_plaintext, 1);
+	assert_int_equal(c.auth_max_failures, 7);
+	assert_int_equal(c.received_auth, 0);
+	assert_int_equal(c.sender_login_match, 0);
+	conf_free(&c);
+
+	if (load(H, NULL, &c, &err) < 0)
+		fail_msg("load: %s", err.msg);
+	assert_int_equal(c.listen[0].role, LISTEN_SMTP);
+	assert_int_equal(c.nrelay_networks, 2);
+	assert_int_equal(c.relay_networks[0].family, AF_INET);
+	assert_int_equal(c.relay_networks[0].prefix, 8);
+	assert_int_equal(c.relay_networks[0].addr[0], 127);
+	assert_int_equal(c.relay_networks[1].family, AF_INET6);
+	assert_int_equal(c.relay_networks[1].prefix, 128);
+	assert_int_equal(c.relay_networks[1].addr[15], 1);
+	assert_int_equal(c.allow_open_relay, 0);
+	assert_null(c.smarthost.host);
+	assert_null(c.smarthost.port);
+	assert_null(c.routes);
+	assert_int_equal(c.nroutes, 0);
+	assert_null(c.dns_resolver.host);
+	assert_null(c.dns_resolver.port);
+	assert_string_equal(c.relay_port, "25");
+	assert_int_equal(c.relay_tls, TLS_MAY);
+	assert_int_equal(c.relay_destination_concurrency, 4);
+	assert_int_equal(c.relay_connect_timeout, 30);
+	assert_int_equal(c.relay_command_timeout, 300);
+	assert_int_equal(c.relay_data_timeout, 600);
+	assert_int_equal(c.retry_first, 300);
+	assert_int_equal(c.retry_max, 3600);
+	assert_int_equal(c.max_queue_lifetime, 5 * 86400);
+	assert_int_equal(c.delay_warning_time, 4 * 3600);
+	assert_null(c.tls_cert);
+	assert_null(c.tls_key);
+	assert_int_equal(c.ntls, 0);
+	assert_null(c.tls_ca_file);
+	assert_string_equal(c.tls_min_version, "TLSv1.2");
+	assert_null(c.tls_ciphers);
+	assert_null(c.users);
+	assert_int_equal(c.auth_over_plaintext, 0);
+	assert_int_equal(c.auth_max_failures, 5);
+	assert_int_equal(c.received_auth, 1);
+	assert_int_equal(c.sender_login_match, 1);
+	conf_free(&c);
+
+	/* empty relay_networks: an empty array, nobody relays */
+	if (load(H "relay_networks =\n", NULL, &c, &err) < 0)
+		fail_msg("load: %s", err.msg);
+	assert_int_equal(c.nrelay_networks, 0);
+	assert_null(c.relay_networks);
+	conf_free(&c);
+}
+
+/* inputs for the round trip: a dump loads back to the same dump */
+static const char *const roundtrip_inputs[] = {
+	resolve_conf,
+	H,
+	HD "listen = *:25, [::1]:587/submission, 127.0.0.1:465/submissions\n"
+	    "relay_networks = 192.0.2.0/24 2001:DB8::/32, ::ffff:10.0.0.0/104\n"
+	    "  [::1] 198.51.100.7\n"
+	    "relay_port = 0026\nrelay_tls = Require\n"
+	    "smarthost = [2001:db8:0:0::25]:0587 TLS=none\n"
+	    "routes = z.test: MX.Z.test; c.test: [::1]:2525 tls=verify\n"
+	    "  m.test: 192.0.2.1\n"
+	    "dns_resolver = [::1]\nrelay_destination_concurrency = 20\n"
+	    "relay_connect_timeout = 1m\nrelay_command_timeout = 1h\n"
+	    "relay_data_timeout = 90\nretry_first = 1d\nretry_max = 30d\n"
+	    "max_queue_lifetime = 30d\ndelay_warning_time = 29d\n"
+	    "tls_cert = /etc/letsencrypt/live/mx.a.test/fullchain.pem\n"
+	    "  ecdsa.pem\n"
+	    "tls_key = /etc/letsencrypt/live/mx.a.test/privkey.pem, "
+	    "ecdsa.key\n"
+	    "tls_ca_file = /etc/ssl/my ca.pem\ntls_min_version = tlsv1.3\n"
+	    "tls_ciphers = ECDHE+AESGCM:!aNULL @SECLEVEL=2\n"
+	    "users = /etc/tern/users file\nauth_over_plaintext = 1\n"
+	    "auth_max_failures = 1000\nreceived_auth = off\n"
+	    "sender_login_match = false\n",
+	H "relay_networks =\nallow_open_relay = yes\n",
+	H "relay_networks = 0.0.0.0/0, ::/0\nallow_open_relay = yes\n"
+	    "smarthost = 192.0.2.1\ndns_resolver = 127.0.0.1:5353\n"
+	    "delay_warning_time = 0\nmax_queue_lifetime = 1s\n",
+};
+
 static void
 test_dump_roundtrip(void **state)
 {
 	struct conf c;
 	struct conf_err err;
 	char *d1, *d2;
+	size_t i;
 
 	(void)state;
-	if (load(resolve_conf, NULL, &c, &err) < 0)
-		fail_msg("load: %s", err.msg);
-	assert_int_equal(conf_dump(&c, &d1), 0);
-	conf_free(&c);
-	if (load(d1, NULL, &c, &err) < 0)
-		fail_msg("reload: %s\n%s", err.msg, d1);
-	assert_int_equal(conf_dump(&c, &d2), 0);
-	assert_string_equal(d1, d2);
-	/* every key is there, in the documented order */
-	assert_true(strncmp(d1, "hostname = ", 11) == 0);
-	assert_non_null(strstr(d1, "\nunsafe_no_fsync = no\n"));
-	assert_true(strstr(d1, "\nlisten = ") < strstr(d1, "\ndomains = "));
-	assert_true(strstr(d1, "\nmax_hops = ") <
-	    strstr(d1, "\nunsafe_no_fsync = "));
-	free(d1);
-	free(d2);
-	conf_free(&c);
+	for (i = 0; i < NITEMS(roundtrip_inputs); i++) {
+		if (load(roundtrip_inputs[i], NULL, &c, &err) < 0)
+			fail_msg("input %zu: load: %s", i, err.msg);
+		assert_int_equal(conf_dump(&c, &d1), 0);
+		conf_free(&c);
+		if (load(d1, NULL, &c, &err) < 0)
+			fail_msg("input %zu: reload: %s\n%s", i, err.msg, d1);
+		assert_int_equal(conf_dump(&c, &d2), 0);
+		assert_string_equal(d1, d2);
+		/* every key is there, in the documented order */
+		assert_true(strncmp(d1, "hostname = ", 11) == 0);
+		assert_true(strstr(d1, "\nlisten = ") <
+		    strstr(d1, "\ndomains = "));
+		assert_true(strstr(d1, "\nmax_hops = ") <
+		    strstr(d1, "\nunsafe_no_fsync = "));
+		assert_true(strstr(d1, "\nunsafe_no_fsync = ") <
+		    strstr(d1, "\nrelay_networks ="));
+		assert_true(strstr(d1, "\nrelay_tls = ") <
+		    strstr(d1, "\nsmarthost ="));
+		assert_true(strstr(d1, "\ndelay_warning_time = ") <
+		    strstr(d1, "\ntls_cert ="));
+		assert_true(strstr(d1, "\ntls_cert =") <
+		    strstr(d1, "\ntls_key ="));
+		assert_true(strstr(d1, "\nusers =") <
+		    strstr(d1, "\nsender_login_match = "));
+		/* an empty value has no trailing space */
+		assert_null(strstr(d1, " \n"));
+		free(d1);
+		free(d2);
+		conf_free(&c);
+	}
 }
 
 /* file-level errors */
@@ -1283,13 +2192,69 @@ test_limits(void **state)
 	free(text);
 }
 
+/* the limits of the relay and TLS lists */
+static void
+test_limits_relay(void **state)
+{
+	struct conf c;
+	struct conf_err err;
+	size_t cap = 1 << 20, o, i;
+	char *text = malloc(cap);
+
+	(void)state;
+	assert_non_null(text);
+
+	o = (size_t)snprintf(text, cap, H "relay_networks =");
+	for (i = 0; i < 1000; i++)
+		o += (size_t)snprintf(text + o, cap - o, " 10.%zu.%zu.0/24",
+		    i / 256, i % 256);
+	assert_int_equal(load(text, NULL, &c, &err), 0);
+	assert_int_equal(c.nrelay_networks, 1000);
+	assert_int_equal(conf_relay_allowed(&c, "10.3.231.9"), 1);
+	assert_int_equal(conf_relay_allowed(&c, "10.3.232.9"), 0);
+	conf_free(&c);
+	o += (size_t)snprintf(text + o, cap - o, " 192.0.2.0/24");
+	assert_int_equal(load(text, NULL, &c, &err), -1);
+	assert_string_equal(err.msg, "t.conf:2: key 'relay_networks': more "
+	    "than 1000 networks");
+
+	o = (size_t)snprintf(text, cap, H "routes =");
+	for (i = 0; i < 10000; i++)
+		o += (size_t)snprintf(text + o, cap - o, " d%zu.test: r.test;",
+		    i);
+	assert_true(o < cap);
+	assert_int_equal(load(text, NULL, &c, &err), 0);
+	assert_int_equal(c.nroutes, 10000);
+	assert_string_equal(conf_route_for(&c, "D9999.test")->host, "r.test");
+	assert_null(conf_route_for(&c, "d10000.test"));
+	conf_free(&c);
+	o += (size_t)snprintf(text + o, cap - o, " x.test: r.test");
+	assert_int_equal(load(text, NULL, &c, &err), -1);
+	assert_string_equal(err.msg, "t.conf:2: key 'routes': more than "
+	    "10000 routes");
+
+	o = (size_t)snprintf(text, cap, H "tls_cert =");
+	for (i = 0; i < 101; i++)
+		o += (size_t)snprintf(text + o, cap - o, " c%zu.pem", i);
+	assert_int_equal(load(text, NULL, &c, &err), -1);
+	assert_string_equal(err.msg, "t.conf:2: key 'tls_cert': more than 100 "
+	    "files");
+	free(text);
+}
+
 /* random bytes and mangled valid files: an error or a conf, never a crash */
 static void
 test_random(void **state)
 {
 	static const char base[] = HD "mailboxes = alice, bob\n"
 	    "aliases =\n  a: alice; b: a, bob\n  c@b.test: b\n"
-	    "listen = *:25, [::1]:26\nmax_hops = 10\n";
+	    "listen = *:25, [::1]:26/submission\nmax_hops = 10\n"
+	    "relay_networks = 10.0.0.0/8 [::1]/128\n"
+	    "smarthost = [::1]:26 tls=none\n"
+	    "routes = x.test: 192.0.2.1:25; y.test: r.test\n"
+	    "retry_max = 2h\ntls_cert = c\ntls_key = k\nusers = u\n";
+	static const char *const probes[] = { "127.0.0.1", "::1",
+	    "::ffff:10.1.2.3", "10.0.0.1", "x" };
 	struct conf c;
 	struct conf_err err;
 	char path[128], buf[512];
@@ -1319,6 +2284,13 @@ test_random(void **state)
 
 			assert_int_equal(conf_dump(&c, &d), 0);
 			free(d);
+			for (j = 0; j < NITEMS(probes); j++) {
+				int r = conf_relay_allowed(&c, probes[j]);
+
+				assert_true(r == 0 || r == 1);
+				(void)conf_route_for(&c, probes[j]);
+			}
+			(void)conf_route_for(&c, "y.test");
 			conf_free(&c);
 		} else {
 			assert_true(err.msg[0] != '\0');
@@ -1381,15 +2353,21 @@ main(void)
 		cmocka_unit_test(test_mailboxes),
 		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_scalars),
+		cmocka_unit_test(test_relay),
+		cmocka_unit_test(test_tls_auth),
+		cmocka_unit_test(test_relay_allowed),
+		cmocka_unit_test(test_route_for),
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_lookups),
 		cmocka_unit_test(test_postmaster),
 		cmocka_unit_test(test_postmaster_log),
 		cmocka_unit_test(test_example),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_fields_relay),
 		cmocka_unit_test(test_dump_roundtrip),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_limits_relay),
 		cmocka_unit_test(test_random),
 	};
 
