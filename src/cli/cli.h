@@ -14,11 +14,13 @@ int explain_main(int argc, char **argv);
 int send_main(int argc, char **argv);
 int probe_main(int argc, char **argv);
 int passwd_main(int argc, char **argv);
+int queue_main(int argc, char **argv);
 
 extern const char explain_usage[];
 extern const char send_usage[];
 extern const char probe_usage[];
 extern const char passwd_usage[];
+extern const char queue_usage[];
 
 int cli_want_help(int argc, char **argv);
 int cli_color(FILE *f);

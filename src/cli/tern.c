@@ -2,7 +2,7 @@
  * tern - the command-line tool: `tern VERB [options]`.
  *
  * One table maps verb names to their main function and usage text; add a
- * row to add a verb (queue and passwd come later). Invoked as `sendmail`
+ * row to add a verb. Invoked as `sendmail`
  * (argv[0]'s base name), tern behaves as `tern send`, so it can be
  * installed in sendmail's place.
  */
@@ -15,9 +15,6 @@
 #include "cli.h"
 #include "../lib/util.h"
 
-/* XXX until cli.h declares them (src/cli/queue_cmd.c) */
-int queue_main(int argc, char **argv);
-extern const char queue_usage[];
 
 struct verb {
 	const char *name;

@@ -303,13 +303,14 @@ commit_cb(struct commit_req *r)
 		    p->txn.body.len, strerror(r->err), rd->code, rd->esc);
 	}
 	c->commit = NULL;
+	/* stored is stored, whether or not the client stayed to hear it */
+	if (r->err == 0 && r->nremote > 0 && c->srv->queue != NULL)
+		queue_submitted(c->srv->queue, r->qid);
 	if (c->gone) {
 		commit_req_free(r);
 		conn_reap(c);
 		return;
 	}
-	if (r->err == 0 && r->nremote > 0 && c->srv->queue != NULL)
-		queue_submitted(c->srv->queue, r->qid);
 	proto_commit_done(p, id, id == R_QUEUED ? r->qid : NULL);
 	commit_req_free(r);
 	conn_flush(c);
