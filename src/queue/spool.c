@@ -24,6 +24,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../lib/fsutil.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
 #include "queue.h"
@@ -39,35 +40,7 @@ int
 spool_path(char *out, size_t cap, const char *spool, const char *sub,
     const char *name)
 {
-	int n;
-
-	if (name != NULL)
-		n = snprintf(out, cap, "%s/%s/%s", spool, sub, name);
-	else
-		n = snprintf(out, cap, "%s/%s", spool, sub);
-	if (n < 0 || (size_t)n >= cap) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
-
-static int
-fsync_dir(const char *path)
-{
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (fsync(fd) < 0) {
-		err = errno;
-		close(fd);
-		errno = err;
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return fs_path(out, cap, spool, sub, name);
 }
 
 static int
@@ -77,30 +50,7 @@ fsync_sub(const char *spool, const char *sub)
 
 	if (spool_path(path, sizeof(path), spool, sub, NULL) < 0)
 		return -1;
-	return fsync_dir(path);
-}
-
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, c, n > (1u << 30) ? (1u << 30) : n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return fs_fsync_dir(path);
 }
 
 /* read a whole regular file of at most max bytes; malloc'ed, NUL added */
@@ -658,7 +608,7 @@ spool_prepare(const char *spool)
 		if (spool_path(path, sizeof(path), spool, sub[i], NULL) < 0)
 			return -1;
 		if (mkdir(path, 0700) == 0) {
-			if (fsync_dir(spool) < 0)
+			if (fs_fsync_dir(spool) < 0)
 				return -1;
 		} else if (errno != EEXIST) {
 			return -1;
@@ -751,7 +701,7 @@ spool_env_write(const char *spool, const struct spool_env *e, int do_fsync)
 	    fchown(fd, st.st_uid, st.st_gid) < 0)
 		goto fail;
 	if (spool_path(path, sizeof(path), spool, "env", e->qid) < 0 ||
-	    write_all(fd, b.data, b.len) < 0 || (do_fsync && fsync(fd) < 0))
+	    fs_write_all(fd, b.data, b.len) < 0 || (do_fsync && fsync(fd) < 0))
 		goto fail;
 	if (close(fd) < 0 && errno != EINTR) {
 		fd = -1;
@@ -1004,7 +954,7 @@ spool_write_msg(const char *spool, const char *qid, const struct iovec *iov,
 	if (fd < 0)
 		return -1;
 	for (k = 0; k < iovcnt; k++) {
-		if (write_all(fd, iov[k].iov_base, iov[k].iov_len) < 0)
+		if (fs_write_all(fd, iov[k].iov_base, iov[k].iov_len) < 0)
 			goto fail;
 		total += iov[k].iov_len;
 	}

@@ -689,7 +689,7 @@ end_of_message(struct proto *p)
 	else if (trace_count_received(t->body.data, t->body.len) >=
 	    p->conf->max_hops)
 		id = R_TOO_MANY_HOPS;
-	else if (!space_ok(p, t->body.len))
+	else if (!space_ok(p, t->body.len + TRACE_HEADERS_MAX))
 		id = R_NO_SPACE;
 	if (id != R__COUNT) {
 		p->state = PS_READY;

@@ -11,6 +11,9 @@
 
 #include "../lib/buf.h"
 
+/* room the trace headers take at most, for free-space checks */
+#define TRACE_HEADERS_MAX 2048
+
 struct trace_info {
 	const char *sender;    /* "" for the null sender */
 	const char *helo;      /* as the client gave it */

@@ -32,6 +32,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../lib/fsutil.h"
+
 #define MAILDIR_TMP_PREFIX "tern-"
 #define MAILDIR_QID_MAX 64
 #define MAILDIR_TMP_AGE (36 * 3600) /* Maildir rule for foreign tmp files */
@@ -70,41 +72,6 @@ qid_ok(const char *qid)
 	return n > 0 && n <= MAILDIR_QID_MAX;
 }
 
-static int
-mkpath(char *out, size_t cap, const char *a, const char *b, const char *c)
-{
-	int n;
-
-	if (c != NULL)
-		n = snprintf(out, cap, "%s/%s/%s", a, b, c);
-	else
-		n = snprintf(out, cap, "%s/%s", a, b);
-	if (n < 0 || (size_t)n >= cap) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
-
-static int
-fsync_dir(const char *path)
-{
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (fsync(fd) < 0) {
-		err = errno;
-		close(fd);
-		errno = err;
-		return -1;
-	}
-	if (close(fd) < 0 && errno != EINTR)
-		return -1;
-	return 0;
-}
-
 /* fsync the directory holding path's last component (path is restored) */
 static int
 fsync_parent(char *path)
@@ -113,11 +80,11 @@ fsync_parent(char *path)
 	int r, err;
 
 	if (slash == NULL)
-		return fsync_dir(".");
+		return fs_fsync_dir(".");
 	if (slash == path)
-		return fsync_dir("/");
+		return fs_fsync_dir("/");
 	*slash = '\0';
-	r = fsync_dir(path);
+	r = fs_fsync_dir(path);
 	err = errno;
 	*slash = '/';
 	errno = err;
@@ -219,7 +186,7 @@ maildir_create(const char *dir)
 	size_t i;
 
 	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
-		if (mkpath(path, sizeof(path), dir, sub[i], NULL) < 0)
+		if (fs_path(path, sizeof(path), dir, sub[i], NULL) < 0)
 			return -1;
 		if (is_dir(path) == 0)
 			continue;
@@ -424,13 +391,13 @@ link_one(const char *const *dirs, size_t ndirs, struct slot *st, size_t i,
 	int tries = 0;
 	size_t j;
 
-	if (mkpath(dst, sizeof(dst), dirs[i], "new", st[i].name) < 0)
+	if (fs_path(dst, sizeof(dst), dirs[i], "new", st[i].name) < 0)
 		return -1;
 again:
 	for (j = 0; j < ndirs; j++) {
 		if (!st[j].has_tmp)
 			continue;
-		if (mkpath(src, sizeof(src), dirs[j], "tmp", tmpname) < 0)
+		if (fs_path(src, sizeof(src), dirs[j], "tmp", tmpname) < 0)
 			return -1;
 		if (link(src, dst) == 0) {
 			st[i].linked = 1;
@@ -442,7 +409,7 @@ again:
 				return -1;
 			if (maildir_unique_name(st[i].name, sizeof(st[i].name),
 			    qid, total) < 0 ||
-			    mkpath(dst, sizeof(dst), dirs[i], "new",
+			    fs_path(dst, sizeof(dst), dirs[i], "new",
 			    st[i].name) < 0)
 				return -1;
 			goto again;
@@ -455,7 +422,7 @@ again:
 		errno = EXDEV;
 		return -1;
 	}
-	if (mkpath(src, sizeof(src), dirs[i], "tmp", tmpname) < 0 ||
+	if (fs_path(src, sizeof(src), dirs[i], "tmp", tmpname) < 0 ||
 	    write_file(src, iov, iovcnt, total, do_fsync) < 0)
 		return -1;
 	st[i].has_tmp = 1;
@@ -467,7 +434,7 @@ unlink_in(const char *dir, const char *sub, const char *name)
 {
 	char path[PATH_MAX];
 
-	if (mkpath(path, sizeof(path), dir, sub, name) == 0)
+	if (fs_path(path, sizeof(path), dir, sub, name) == 0)
 		unlink(path);
 }
 
@@ -516,7 +483,7 @@ maildir_deliver(const char *const *dirs, size_t ndirs,
 	st = calloc(ndirs, sizeof(*st));
 	if (st == NULL)
 		return -1;
-	if (mkpath(path, sizeof(path), dirs[0], "tmp", tmpname) < 0 ||
+	if (fs_path(path, sizeof(path), dirs[0], "tmp", tmpname) < 0 ||
 	    write_file(path, iov, iovcnt, total, do_fsync) < 0) {
 		err = errno;
 		free(st);
@@ -533,8 +500,8 @@ maildir_deliver(const char *const *dirs, size_t ndirs,
 	}
 	if (do_fsync) {
 		for (i = 0; i < ndirs; i++) {
-			if (mkpath(path, sizeof(path), dirs[i], "new",
-			    NULL) < 0 || fsync_dir(path) < 0)
+			if (fs_path(path, sizeof(path), dirs[i], "new",
+			    NULL) < 0 || fs_fsync_dir(path) < 0)
 				goto fail;
 		}
 	}
@@ -578,7 +545,7 @@ maildir_clean_tmp(const char *dir, time_t now)
 	int fd, removed = 0, err = 0;
 	time_t cutoff = now - MAILDIR_TMP_AGE;
 
-	if (mkpath(path, sizeof(path), dir, "tmp", NULL) < 0)
+	if (fs_path(path, sizeof(path), dir, "tmp", NULL) < 0)
 		return -1;
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)

@@ -250,14 +250,16 @@ def test_help_and_usage():
     assert r.returncode == 64
 
 
-def test_doc_table_is_current():
-    """docs/understanding-smtp-errors.md embeds the generated table."""
+@pytest.mark.parametrize("doc", [("docs", "understanding-smtp-errors.md"),
+                                 ("README.md",)])
+def test_doc_table_is_current(doc):
+    """The docs page and the README embed the generated table."""
     r = run_tern(["explain", "--table", "markdown"])
-    path = os.path.join(ROOT, "docs", "understanding-smtp-errors.md")
+    path = os.path.join(ROOT, *doc)
     with open(path, encoding="utf-8") as f:
-        doc = f.read()
+        text = f.read()
     m = re.search(r"<!-- BEGIN GENERATED TABLE.*?-->\n(.*?)<!-- END GENERATED TABLE -->",
-                  doc, re.S)
+                  text, re.S)
     assert m, "markers missing"
     assert m.group(1) == r.stdout.decode(), \
         "regenerate with scripts/gen-smtp-errors-table.sh"
