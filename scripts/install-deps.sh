@@ -9,7 +9,7 @@ set -eu
 
 build_pkgs="gcc clang meson ninja-build pkg-config libevent-dev libssl-dev
 libcmocka-dev libclang-rt-14-dev libc-ares-dev libcrypt-dev"
-test_pkgs="python3 python3-pytest python3-aiosmtpd swaks msmtp openssl
+test_pkgs="python3 python3-pytest python3-aiosmtpd swaks msmtp openssl dnsmasq-base
 iproute2"
 
 case "${1:-all}" in
