@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "../conf/conf.h"
+#include "../lib/log.h"
 
 struct tls_set {
 	SSL_CTX **ctx;
@@ -77,8 +78,39 @@ sni_cb(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/*
+ * an expired or not yet valid certificate: on a reload (strict) it is
+ * refused, so the working one stays; at start-up it is used with a loud
+ * warning, because refusing to start would stop all mail, and senders
+ * doing opportunistic TLS still get encryption from it
+ */
+static int
+dates_ok(SSL_CTX *ctx, const char *file, int strict, char *err,
+    size_t errlen)
+{
+	X509 *cert = SSL_CTX_get0_certificate(ctx);
+	const char *what = NULL;
+
+	if (cert == NULL)
+		return 1;
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
+		what = "has expired";
+	else if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0)
+		what = "is not valid yet";
+	if (what == NULL)
+		return 1;
+	if (strict) {
+		snprintf(err, errlen, "tls_cert %s: the certificate %s", file,
+		    what);
+		return 0;
+	}
+	log_err("ev=tls-cert-invalid file=%s msg=\"the certificate %s; "
+	    "clients that check certificates will refuse it\"", file, what);
+	return 1;
+}
+
 static SSL_CTX *
-one_ctx(const struct conf *c, size_t i, char *err, size_t errlen)
+one_ctx(const struct conf *c, size_t i, int strict, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	char why[256];
@@ -118,6 +150,10 @@ one_ctx(const struct conf *c, size_t i, char *err, size_t errlen)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
+	if (!dates_ok(ctx, c->tls_cert[i], strict, err, errlen)) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	return ctx;
 ssl_fail:
 	snprintf(err, errlen, "cannot create a TLS context: %s",
@@ -128,9 +164,10 @@ ssl_fail:
 /*
  * tls_server_ctx_new - the default context for the configured pairs, or
  * NULL with err set (also NULL, with err "", when no pair is configured).
+ * strict (a reload) also refuses expired and not yet valid certificates.
  */
 SSL_CTX *
-tls_server_ctx_new(const struct conf *c, char *err, size_t errlen)
+tls_server_ctx_new(const struct conf *c, int strict, char *err, size_t errlen)
 {
 	struct tls_set *set;
 
@@ -148,7 +185,7 @@ tls_server_ctx_new(const struct conf *c, char *err, size_t errlen)
 		return NULL;
 	}
 	for (size_t i = 0; i < c->ntls; i++) {
-		set->ctx[i] = one_ctx(c, i, err, errlen);
+		set->ctx[i] = one_ctx(c, i, strict, err, errlen);
 		if (set->ctx[i] == NULL) {
 			for (size_t k = 0; k < i; k++)
 				SSL_CTX_free(set->ctx[k]);

@@ -12,7 +12,8 @@
 
 struct conf;
 
-SSL_CTX *tls_server_ctx_new(const struct conf *c, char *err, size_t errlen);
+SSL_CTX *tls_server_ctx_new(const struct conf *c, int strict, char *err,
+    size_t errlen);
 void tls_ctx_free(SSL_CTX *ctx);
 void tls_describe(const SSL *ssl, char *out, size_t cap);
 const char *tls_error_text(unsigned long e, char *buf, size_t cap);

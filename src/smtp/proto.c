@@ -928,6 +928,8 @@ proto_tls_started(struct proto *p, const char *info)
 	p->esmtp = 0;
 	p->helo[0] = '\0';
 	p->auth_user[0] = '\0';
+	/* a login made before TLS is forgotten, and so is what it allowed */
+	p->relay_ok = p->relay_net;
 	p->tls = 1;
 	snprintf(p->tls_info, sizeof(p->tls_info), "%s", info);
 }
@@ -1153,6 +1155,7 @@ proto_auth_done(struct proto *p, int ok)
 	}
 	auth_clear(p);
 	proto_reply(p, ok ? R_AUTH_OK : R_AUTH_FAILED, NULL);
+	after_message(p);
 }
 
 static const struct {
@@ -1219,7 +1222,9 @@ command(struct proto *p, char *line, size_t len)
 
 	if (p->state == PS_AUTH) {
 		snprintf(p->verb, sizeof(p->verb), "AUTH");
-		if (memchr(line, '\0', len) != NULL)
+		if (len + 2 > PROTO_LINE_MAX_AUTH)
+			auth_end(p, R_AUTH_TOO_LONG);
+		else if (memchr(line, '\0', len) != NULL)
 			auth_end(p, R_AUTH_BAD64);
 		else
 			auth_response(p, line);
@@ -1296,6 +1301,23 @@ command(struct proto *p, char *line, size_t len)
 	}
 }
 
+/* do the buffered bytes plus the new ones begin with "AUTH " */
+static int
+starts_auth(const struct buf *line, const char *in, size_t n)
+{
+	char head[5];
+	size_t k = line->len < 5 ? line->len : 5;
+
+	if (k > 0)
+		memcpy(head, line->data, k);
+	if (k < 5) {
+		if (n < 5 - k)
+			return 0;
+		memcpy(head + k, in, 5 - k);
+	}
+	return str_ncasecmp_ascii(head, "AUTH ", 5) == 0;
+}
+
 /* take command bytes up to and including LF; returns bytes consumed */
 static size_t
 feed_command(struct proto *p, const char *in, size_t len)
@@ -1306,18 +1328,21 @@ feed_command(struct proto *p, const char *in, size_t len)
 
 	if (!p->line_skip && buf_append(&p->line, in, body) < 0) {
 		/* longer than any command may be: skip to its end */
-		p->line_skip = 1;
+		p->line_skip = starts_auth(&p->line, in, body) ? 2 : 1;
 		buf_reset(&p->line);
 	}
 	if (lf == NULL)
 		return take;
+	p->lines++;
 	if (p->line_skip) {
-		p->line_skip = 0;
 		snprintf(p->verb, sizeof(p->verb), "?");
+		/* RFC 4954 4: AUTH lines have their own limit and reply */
 		if (p->state == PS_AUTH)
 			auth_end(p, R_AUTH_TOO_LONG);
 		else
-			proto_reply(p, R_LINE_TOO_LONG, NULL);
+			proto_reply(p, p->line_skip == 2 ? R_AUTH_TOO_LONG :
+			    R_LINE_TOO_LONG, NULL);
+		p->line_skip = 0;
 		return take;
 	}
 	/* CRLF ends a command; a bare LF is tolerated as a line end */

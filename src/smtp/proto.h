@@ -89,7 +89,9 @@ struct proto {
 	char client_ip[64];
 	char verb[16];                /* command being answered, for logs */
 	struct buf line;              /* a command line being assembled */
-	int line_skip;                /* discarding an over-long line */
+	unsigned long lines;          /* command lines completed so far */
+	int line_skip;                /* discarding an over-long line (2: an
+	                                 AUTH line, which gets 500 5.5.6) */
 	struct buf out;               /* replies not yet written */
 	unsigned errors;
 	struct proto_txn txn;
@@ -99,8 +101,8 @@ struct proto {
 	enum reply_id bdat_err;       /* reply for a refused chunk, or R__COUNT */
 	int bdat_failed;              /* a BDAT failed in this transaction */
 	int shutdown;                 /* 421 4.3.2 once the transfer ends */
-	int relay_ok;                 /* may send to other domains (set by the
-	                                 server: relay_networks or AUTH) */
+	int relay_ok;                 /* may send to other domains now */
+	int relay_net;                /* the client is in relay_networks */
 	enum proto_role role;
 	int tls;                      /* the session is encrypted */
 	int tls_offered;              /* a certificate exists for STARTTLS */

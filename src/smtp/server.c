@@ -33,6 +33,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -223,6 +224,25 @@ conn_unsent(struct smtp_conn *c)
 	return n;
 }
 
+/*
+ * may a closing session be dropped: every reply has left, and inside TLS
+ * a close_notify has followed them (RFC 8446 6.1), so the client can
+ * tell our close from a truncation attack
+ */
+static int
+conn_close_ready(struct smtp_conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+	if (ssl != NULL && !c->tls_shut && !c->handshaking) {
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			return 0;
+		SSL_shutdown(ssl);
+		c->tls_shut = 1;
+	}
+	return conn_unsent(c) == 0;
+}
+
 static void
 close_check_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -230,7 +250,7 @@ close_check_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->gone)
 		return;
-	if (conn_unsent(c) == 0 || ++c->close_checks > CLOSE_CHECKS_MAX)
+	if (conn_close_ready(c) || ++c->close_checks > CLOSE_CHECKS_MAX)
 		conn_drop(c);
 }
 
@@ -264,7 +284,7 @@ conn_flush(struct smtp_conn *c)
 		c->closing = 1;
 		bufferevent_disable(c->bev, EV_READ);
 	}
-	if (c->closing && conn_unsent(c) == 0)
+	if (c->closing && conn_close_ready(c))
 		conn_drop(c);
 	else if (c->closing && c->close_ev == NULL)
 		conn_watch_close(c);
@@ -367,27 +387,36 @@ commit_begin(struct smtp_conn *c)
 /* ---- input ---- */
 
 /*
- * command_timeout bounds a whole command line, not just the silence
+ * command_timeout bounds each whole command line, not just the silence
  * between bytes: a client sending one byte every few seconds would
- * otherwise hold a session for ever.
+ * otherwise hold a session for ever. line_since is when the unfinished
+ * line began; a completed line restarts the clock.
  */
 static int
-command_overdue(struct smtp_conn *c)
+line_pending(const struct smtp_conn *c)
 {
-	struct proto *p = &c->proto;
+	const struct proto *p = &c->proto;
 
-	if ((p->line.len == 0 && !p->line_skip) ||
-	    (p->state != PS_INIT && p->state != PS_READY &&
-	    p->state != PS_MAIL)) {
-		c->line_since = 0;
-		return 0;
-	}
-	if (c->line_since == 0) {
-		c->line_since = now_usec();
-		return 0;
-	}
-	return now_usec() - c->line_since >
+	return (p->line.len > 0 || p->line_skip) && (p->state == PS_INIT ||
+	    p->state == PS_READY || p->state == PS_MAIL || p->state == PS_AUTH);
+}
+
+static int
+command_overdue(const struct smtp_conn *c)
+{
+	return line_pending(c) && c->line_since != 0 &&
+	    now_usec() - c->line_since >
 	    (uint64_t)c->srv->conf->command_timeout * 1000000u;
+}
+
+/* after a feed: start, restart or stop the clock of the unfinished line */
+static void
+command_clock(struct smtp_conn *c, unsigned long lines_before)
+{
+	if (!line_pending(c))
+		c->line_since = 0;
+	else if (c->line_since == 0 || c->proto.lines != lines_before)
+		c->line_since = now_usec();
 }
 
 /* conn_process - feed buffered input to the engine until it must wait */
@@ -413,6 +442,7 @@ conn_process(struct smtp_conn *c)
 	while (!c->gone && !c->closing && c->commit == NULL &&
 	    c->auth == NULL) {
 		struct evbuffer_iovec v;
+		unsigned long lines;
 		size_t used;
 
 		if (evbuffer_get_length(out) + c->proto.out.len >= WRITE_HIGH) {
@@ -422,16 +452,19 @@ conn_process(struct smtp_conn *c)
 		}
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 			break;
-		c->proto.free_space = c->srv->free_space;
-		used = proto_feed(&c->proto, v.iov_base, v.iov_len);
-		evbuffer_drain(in, used);
 		if (command_overdue(c)) {
-			/* a command trickling in byte by byte (slowloris) */
+			/* a command trickling in byte by byte (slowloris):
+			 * it is not run, however it ends */
 			log_info("conn=%s ev=timeout client=%s slow-command",
 			    c->id, c->proto.client_ip);
 			proto_timeout(&c->proto);
 			break;
 		}
+		c->proto.free_space = c->srv->free_space;
+		lines = c->proto.lines;
+		used = proto_feed(&c->proto, v.iov_base, v.iov_len);
+		evbuffer_drain(in, used);
+		command_clock(c, lines);
 		if (c->proto.state == PS_COMMIT) {
 			conn_flush(c);
 			commit_begin(c);
@@ -619,7 +652,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->proto.hook = log_reply;
 	c->proto.hook_arg = c;
 	c->proto.free_space = s->free_space;
-	c->proto.relay_ok = conf_relay_allowed(cf, ip);
+	c->proto.relay_net = conf_relay_allowed(cf, ip);
+	c->proto.relay_ok = c->proto.relay_net;
 	c->proto.role = c->role == LISTEN_SMTP ? PROTO_ROLE_SMTP
 	    : PROTO_ROLE_SUBMISSION;
 	c->proto.tls_offered = s->tls != NULL && c->role != LISTEN_SUBMISSIONS;
@@ -761,24 +795,38 @@ server_new(struct event_base *base, const struct conf *conf, struct pool *pool)
 }
 
 /*
- * server_reload - load certificates and the users file again (SIGHUP).
- * On an error the old ones stay in use; sessions keep what they have.
+ * server_reload - load certificates and the users file (at start-up and
+ * on SIGHUP). All or nothing: on any error the old ones stay in use and
+ * sessions keep what they have. A reload also refuses certificates that
+ * have expired; at start-up they are used with a loud warning.
  */
 int
 server_reload(struct server *s)
 {
 	char err[512];
+	SSL_CTX *tls;
+	struct users *users;
+	int first = !s->loaded;
 
-	if (server_load_tls(s, err, sizeof(err)) < 0) {
-		log_err("ev=reload-failed what=tls error=\"%s\"", err);
+	err[0] = '\0';
+	if (server_load_tls(s, !first, &tls, err, sizeof(err)) < 0) {
+		log_err("ev=%s what=tls error=\"%s\"", first ? "start-failed" :
+		    "reload-failed", err);
 		return -1;
 	}
-	if (server_load_users(s, err, sizeof(err)) < 0) {
-		log_err("ev=reload-failed what=users error=\"%s\"", err);
+	if (server_load_users(s, &users, err, sizeof(err)) < 0) {
+		log_err("ev=%s what=users error=\"%s\"", first ?
+		    "start-failed" : "reload-failed", err);
+		tls_ctx_free(tls);
 		return -1;
 	}
-	log_info("ev=reload tls=%s users=%zu", s->tls ? "yes" : "no",
-	    users_count(s->users));
+	tls_ctx_free(s->tls);
+	s->tls = tls;
+	users_free(s->users);
+	s->users = users;
+	s->loaded = 1;
+	log_info("ev=%s tls=%s users=%zu", first ? "loaded" : "reload",
+	    s->tls ? "yes" : "no", users_count(s->users));
 	return 0;
 }
 

@@ -29,20 +29,16 @@ struct auth_job {
 	int ok;
 };
 
-/* server_load_users - (re)read the users file; -1 keeps the old table */
+/* server_load_users - read the users file into *out (NULL: none); -1 */
 int
-server_load_users(struct server *s, char *err, size_t errlen)
+server_load_users(struct server *s, struct users **out, char *err,
+    size_t errlen)
 {
-	struct users *u = NULL;
-
-	if (s->conf->users != NULL) {
-		u = users_load(s->conf->users, err, errlen);
-		if (u == NULL)
-			return -1;
-	}
-	users_free(s->users);
-	s->users = u;
-	return 0;
+	*out = NULL;
+	if (s->conf->users == NULL)
+		return 0;
+	*out = users_load(s->conf->users, err, errlen);
+	return *out == NULL ? -1 : 0;
 }
 
 static struct authfail *

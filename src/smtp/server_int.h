@@ -59,6 +59,7 @@ struct smtp_conn {
 	struct event *auth_ev;     /* delays a failed AUTH's 535 */
 	int handshaking;           /* TLS handshake in progress */
 	struct event *close_ev;    /* waits for the last bytes to leave */
+	int tls_shut;              /* close_notify sent */
 	unsigned close_checks;
 	uint64_t commit_start;
 	int closing;               /* send what is queued, then free */
@@ -79,6 +80,7 @@ struct server {
 	size_t nlisteners;
 	SSL_CTX *tls;              /* NULL: no certificate, no STARTTLS */
 	struct users *users;       /* NULL: no AUTH */
+	int loaded;                /* secrets loaded once (later: reloads) */
 	struct queue *queue;       /* told about messages queued for relay */
 	void (*on_idle)(void *);   /* after shutdown, when no session is left */
 	void *on_idle_arg;
@@ -109,14 +111,16 @@ void conn_set_callbacks(struct smtp_conn *c);
 unsigned ip_hash(const char *ip);
 
 /* server_tls.c */
-int server_load_tls(struct server *s, char *err, size_t errlen);
+int server_load_tls(struct server *s, int strict, SSL_CTX **out, char *err,
+    size_t errlen);
 int server_tls_accept(struct smtp_conn *c, evutil_socket_t fd);
 void server_starttls(struct smtp_conn *c);
 void server_tls_connected(struct smtp_conn *c);
 void server_tls_error(struct smtp_conn *c);
 
 /* server_auth.c */
-int server_load_users(struct server *s, char *err, size_t errlen);
+int server_load_users(struct server *s, struct users **out, char *err,
+    size_t errlen);
 void server_auth_begin(struct smtp_conn *c);
 void server_auth_free(struct server *s);
 

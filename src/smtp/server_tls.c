@@ -20,17 +20,16 @@
 #include "../net/tls.h"
 #include "server_int.h"
 
-/* server_load_tls - (re)build the TLS context; -1 keeps the old one */
+/*
+ * server_load_tls - build the TLS context into *out (NULL when no
+ * certificate is configured); -1 with err. strict is set for a reload.
+ */
 int
-server_load_tls(struct server *s, char *err, size_t errlen)
+server_load_tls(struct server *s, int strict, SSL_CTX **out, char *err,
+    size_t errlen)
 {
-	SSL_CTX *n = tls_server_ctx_new(s->conf, err, errlen);
-
-	if (n == NULL && err[0] != '\0')
-		return -1;
-	tls_ctx_free(s->tls);
-	s->tls = n;
-	return 0;
+	*out = tls_server_ctx_new(s->conf, strict, err, errlen);
+	return *out == NULL && err[0] != '\0' ? -1 : 0;
 }
 
 /* server_tls_accept - wrap a new submissions connection in TLS */

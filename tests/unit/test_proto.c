@@ -3,12 +3,21 @@
  * in, exact reply text out, for every command in every state (PS_INIT,
  * PS_READY, PS_MAIL with and without recipients, after a BDAT chunk),
  * pipelining, the commit hand-off (PS_COMMIT), timeouts, shutdown, error
- * limits, line and message limits, bare newlines, mail loops, and what a
- * transaction holds when it is committed.
+ * limits, line and message limits, bare newlines, mail loops, what a
+ * transaction holds when it is committed, STARTTLS (RFC 3207), AUTH
+ * PLAIN and LOGIN (RFC 4954, RFC 4616) and the submission rules (RFC 6409).
  *
  * The test plays the server: whenever the engine reaches PS_COMMIT it
  * records the transaction (sender, recipients, mailboxes, body) in a
- * commit log and calls proto_commit_done(R_QUEUED, "Q<n>"). Every case
+ * commit log and calls proto_commit_done(R_QUEUED, "Q<n>"). At
+ * PS_STARTTLS it logs and throws away the plaintext the client sent after
+ * the command, as the server must, and calls proto_tls_started(); what
+ * later steps feed arrives inside TLS. At PS_AUTH_CHECK it logs the
+ * decoded credentials the engine holds, checks them against a small user
+ * table (alice/secret, bob@example.test/pw2) and calls proto_auth_done().
+ * A case may start with a certificate (tls_offered), a users file
+ * (auth_offered), inside implicit TLS (tls) or on a submission port
+ * (role). Every case
  * runs three times: its input fed whole, byte by byte, and in 7-octet
  * pieces; the replies, the commit log and the final state must be the
  * same each time. Every reply must also be well formed (code, '-' or
@@ -30,14 +39,15 @@
 #include "unit_conf.h"
 
 /* the configurations cases run with (UNIT_CONF_BASE plus overrides) */
-enum confid { C_BASE, C_VRFY, C_STRICT, C_ERR3, C_HOPS, C__COUNT };
+enum confid { C_BASE, C_VRFY, C_STRICT, C_ERR3, C_HOPS, C_PLAINAUTH,
+	C_NOMATCH, C__COUNT };
 
 static struct conf confs[C__COUNT];
 
 #define MIN_FREE 1048576ULL /* min_free_space in UNIT_CONF_BASE */
 
 enum op { OP_END, OP_FEED, OP_TIMEOUT, OP_SHUTDOWN, OP_SPACE, OP_COMMIT_AS,
-	OP_COMMIT };
+	OP_COMMIT, OP_AUTH_DONE };
 
 struct step {
 	enum op op;
@@ -52,17 +62,24 @@ struct step {
 #define SPACE(v) { OP_SPACE, NULL, 0, v }
 #define COMMIT_AS(id) { OP_COMMIT_AS, NULL, 0, id }
 #define COMMIT { OP_COMMIT, NULL, 0, 0 }
+#define AUTH_DONE { OP_AUTH_DONE, NULL, 0, 0 } /* manual: answer AUTH now */
 
 #define MAX_STEPS 10
 
 struct pcase {
 	const char *name;
 	enum confid conf;
-	int manual;  /* commit only at a COMMIT step */
+	int manual;  /* commit only at a COMMIT step, answer AUTH only at an
+	                AUTH_DONE step */
+	int tls_offered;     /* a certificate is configured */
+	int auth_offered;    /* a users file is configured */
+	int tls;             /* implicit TLS: encrypted from the start */
+	enum proto_role role;
 	struct step steps[MAX_STEPS];
 	const char *want;    /* replies after the greeting; NULL: not exact */
 	enum proto_state state;
-	const char *commits; /* the commit log; NULL: no commit */
+	const char *commits; /* the server's log (commits, STARTTLS, AUTH
+	                        checks); NULL: nothing */
 };
 
 /* --- expected text ----------------------------------------------------- */
@@ -179,6 +196,75 @@ struct pcase {
 	"loop\r\n"
 #define PARAM_UNKNOWN(p) "555 5.5.4 Error: unsupported parameter: " p "\r\n"
 
+/* STARTTLS and AUTH */
+#define TLS_INFO "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"
+#define EHLO_HEAD_FOR(n)                                                    \
+	"250-" H " Hello " n "\r\n"                                         \
+	"250-PIPELINING\r\n"                                                \
+	"250-SIZE 65536\r\n"                                                \
+	"250-8BITMIME\r\n"                                                  \
+	"250-ENHANCEDSTATUSCODES\r\n"                                       \
+	"250-SMTPUTF8\r\n"
+#define EHLO_TLS_OUT EHLO_HEAD_FOR("client.example")                        \
+	"250-CHUNKING\r\n" "250 STARTTLS\r\n"
+#define EHLO_AUTH_OUT EHLO_HEAD_FOR("client.example")                       \
+	"250-CHUNKING\r\n" "250 AUTH PLAIN LOGIN\r\n"
+#define EHLO_BOTH_OUT EHLO_HEAD_FOR("client.example")                       \
+	"250-CHUNKING\r\n" "250-STARTTLS\r\n" "250 AUTH PLAIN LOGIN\r\n"
+#define STARTTLS_IN "STARTTLS\r\n"
+#define TLS_GO "220 2.0.0 Ready to start TLS\r\n"
+#define SYN_STARTTLS "501 5.5.4 Syntax: STARTTLS (no parameters)\r\n"
+#define TLS_ACTIVE "503 5.5.1 Error: TLS already active\r\n"
+#define TLS_UNAVAILABLE "454 4.7.0 TLS not available due to local problem\r\n"
+#define CHALLENGE(c) "334 " c "\r\n"
+#define LOGIN_USER CHALLENGE("VXNlcm5hbWU6")
+#define LOGIN_PASS CHALLENGE("UGFzc3dvcmQ6")
+#define AUTH_OK "235 2.7.0 Authentication successful\r\n"
+#define AUTH_FAILED                                                         \
+	"535 5.7.8 Error: authentication failed: wrong user name or "       \
+	"password\r\n"
+#define AUTH_BAD64 "501 5.5.2 Error: invalid base64 data\r\n"
+#define AUTH_CANCELLED "501 5.0.0 Authentication cancelled\r\n"
+#define SYN_AUTH "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n"
+#define AUTH_ALREADY "503 5.5.1 Error: already authenticated\r\n"
+#define AUTH_IN_TXN                                                         \
+	"503 5.5.1 Error: AUTH not allowed during a mail transaction\r\n"
+#define AUTH_DISABLED "503 5.5.1 Error: authentication not enabled here\r\n"
+#define AUTH_MECH                                                           \
+	"504 5.5.4 Unrecognized authentication mechanism; use PLAIN or "    \
+	"LOGIN\r\n"
+#define AUTH_TOO_LONG "500 5.5.6 Authentication exchange line is too long\r\n"
+#define AUTH_NEED_TLS                                                       \
+	"538 5.7.11 Encryption required for requested authentication "      \
+	"mechanism; use STARTTLS first\r\n"
+#define AUTH_REQUIRED                                                       \
+	"530 5.7.0 Authentication required: log in (AUTH) before sending "  \
+	"mail\r\n"
+#define NOT_OWNED(a)                                                        \
+	"553 5.7.1 <" a ">: Sender address rejected: not owned by the "     \
+	"authenticated user\r\n"
+/* base64 of PLAIN messages and LOGIN fields */
+#define B64_ALICE_SECRET "AGFsaWNlAHNlY3JldA=="     /* \0alice\0secret */
+#define B64_ALICE_WRONG "AGFsaWNlAHdyb25n"          /* \0alice\0wrong */
+#define B64_AZ_ALICE "YWxpY2UAYWxpY2UAc2VjcmV0"     /* alice\0alice\0secret */
+#define B64_AZ_BOB "Ym9iAGFsaWNlAHNlY3JldA=="       /* bob\0alice\0secret */
+#define B64_NOBODY "AG5vYm9keQBzZWNyZXQ="           /* \0nobody\0secret */
+/* \0bob@example.test\0pw2 */
+#define B64_BOB "AGJvYkBleGFtcGxlLnRlc3QAcHcy"
+#define B64_EMPTY_PASS "AGFsaWNlAA=="               /* \0alice\0 */
+#define B64_NO_PASS "AGFsaWNl"                      /* \0alice */
+#define B64_NUL_PASS "AGFsaWNlAHNlYwByZXQ="         /* \0alice\0sec\0ret */
+/* \0alice\0s3 cr:\xc3\xa9t */
+#define B64_ODD_PASS "AGFsaWNlAHMzIGNyOsOpdA=="
+#define B64_alice "YWxpY2U="
+#define B64_secret "c2VjcmV0"
+#define B64_wrong "d3Jvbmc="
+#define AUTH_PLAIN_IN "AUTH PLAIN " B64_ALICE_SECRET "\r\n"
+/* the server's log lines for STARTTLS and AUTH checks */
+#define TLS_LOG(dropped) "starttls dropped=\"" dropped "\"\n"
+#define AUTH_LOG(u, pw, res) "auth user=\"" u "\" pass=\"" pw "\" " res "\n"
+#define ALICE_OK AUTH_LOG("alice", "secret", "ok")
+
 /* the usual transaction: EHLO, MAIL from S, RCPT to alice */
 #define S "sender@client.example"
 #define TXN_IN EHLO_IN MAIL_IN(S) RCPT_IN("alice@example.test")
@@ -258,12 +344,69 @@ commit(struct run *r)
 	for (size_t i = 0; i < t->nboxes; i++)
 		buf_printf(&r->log, "%s%s@%s", i ? "," : "", t->boxes[i]->user,
 		    t->boxes[i]->domain);
-	buf_printf(&r->log, " with=%s body=\"", proto_with(&r->p));
+	buf_printf(&r->log, " with=%s", proto_with(&r->p));
+	if (r->p.tls)
+		buf_printf(&r->log, " tls=\"%s\"", r->p.tls_info);
+	if (r->p.auth_user[0] != '\0')
+		buf_printf(&r->log, " auth=%s", r->p.auth_user);
+	buf_puts(&r->log, " body=\"");
 	put_escaped(&r->log, t->body.data, t->body.len);
 	buf_puts(&r->log, "\"\n");
 	snprintf(qid, sizeof(qid), "Q%u", ++r->nq);
 	proto_commit_done(&r->p, r->commit_as,
 	    r->commit_as == R_QUEUED ? qid : NULL);
+	drain(r);
+}
+
+/* the users file the fake server checks against */
+static const struct {
+	const char *user;
+	const char *pass;
+} users[] = {
+	{ "alice", "secret" },
+	{ "bob@example.test", "pw2" },
+};
+
+/*
+ * PS_AUTH_CHECK: log the credentials the engine decoded, check them,
+ * answer; afterwards the engine must not keep the password
+ */
+static void
+auth_verdict(struct run *r)
+{
+	int ok = 0;
+
+	buf_puts(&r->log, "auth user=\"");
+	put_escaped(&r->log, r->p.auth_try_user, strlen(r->p.auth_try_user));
+	buf_puts(&r->log, "\" pass=\"");
+	put_escaped(&r->log, r->p.auth_try_pass, strlen(r->p.auth_try_pass));
+	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++)
+		ok |= strcmp(r->p.auth_try_user, users[i].user) == 0 &&
+		    strcmp(r->p.auth_try_pass, users[i].pass) == 0;
+	buf_printf(&r->log, "\" %s\n", ok ? "ok" : "failed");
+	proto_auth_done(&r->p, ok);
+	for (size_t i = 0; i < sizeof(r->p.auth_try_pass); i++) {
+		if (r->p.auth_try_pass[i] != '\0') {
+			buf_puts(&r->log, "password left in auth_try_pass\n");
+			break;
+		}
+	}
+	if (r->p.auth_try_user[0] != '\0')
+		buf_puts(&r->log, "user name left in auth_try_user\n");
+	drain(r);
+}
+
+/*
+ * PS_STARTTLS: plaintext the client sent after STARTTLS is never read
+ * (RFC 3207 5, CVE-2011-0411): log it and drop it, then the handshake
+ */
+static void
+tls_handshake(struct run *r, const char *rest, size_t n)
+{
+	buf_puts(&r->log, "starttls dropped=\"");
+	put_escaped(&r->log, rest, n);
+	buf_puts(&r->log, "\"\n");
+	proto_tls_started(&r->p, TLS_INFO);
 	drain(r);
 }
 
@@ -289,6 +432,18 @@ pump(struct run *r)
 			commit(r);
 			continue;
 		}
+		if (r->p.state == PS_AUTH_CHECK) {
+			if (!r->auto_commit)
+				break;
+			auth_verdict(r);
+			continue;
+		}
+		if (r->p.state == PS_STARTTLS) {
+			tls_handshake(r, r->pending.data + off,
+			    r->pending.len - off);
+			off = r->pending.len;
+			break;
+		}
 		if (used < n) {
 			/* nothing should stop it: its output is drained */
 			r->stalled = 1;
@@ -310,6 +465,12 @@ run_case(const struct pcase *c, size_t chunk, struct run *r)
 	r->commit_as = R_QUEUED;
 	proto_init(&r->p, &confs[c->conf], "192.0.2.1");
 	r->p.hook = hook;
+	r->p.tls_offered = c->tls_offered;
+	r->p.auth_offered = c->auth_offered;
+	r->p.role = c->role;
+	/* implicit TLS: the handshake comes first, then the greeting */
+	if (c->tls)
+		proto_tls_started(&r->p, TLS_INFO);
 	proto_greet(&r->p);
 	r->greet_ok = r->p.out.len == strlen(GREET) &&
 	    memcmp(r->p.out.data, GREET, r->p.out.len) == 0;
@@ -339,6 +500,11 @@ run_case(const struct pcase *c, size_t chunk, struct run *r)
 		case OP_COMMIT:
 			if (r->p.state == PS_COMMIT)
 				commit(r);
+			pump(r);
+			break;
+		case OP_AUTH_DONE:
+			if (r->p.state == PS_AUTH_CHECK)
+				auth_verdict(r);
 			pump(r);
 			break;
 		case OP_END:
@@ -399,7 +565,8 @@ static const char *
 state_name(enum proto_state s)
 {
 	static const char *const names[] = { "PS_INIT", "PS_READY",
-		"PS_MAIL", "PS_DATA", "PS_BDAT", "PS_COMMIT", "PS_CLOSED" };
+		"PS_MAIL", "PS_DATA", "PS_BDAT", "PS_COMMIT", "PS_AUTH",
+		"PS_AUTH_CHECK", "PS_STARTTLS", "PS_CLOSED" };
 
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s]
 	    : "PS_?";
@@ -1546,6 +1713,627 @@ test_message_size(void **state)
 		fail_msg("%d message-size cases failed", bad);
 }
 
+/* --- STARTTLS (RFC 3207) ---------------------------------------------- */
+
+#define TLS_TXN_OUT EHLO_TLS_OUT MAIL_OUT(S) RCPT_OUT("alice@example.test")
+
+static const struct pcase tls_cases[] = {
+	{ .name = "tls: EHLO offers STARTTLS with a certificate",
+	    .tls_offered = 1, .steps = { FEED(EHLO_IN) },
+	    .want = EHLO_TLS_OUT, .state = PS_READY },
+	{ .name = "tls: STARTTLS, then EHLO again without STARTTLS",
+	    .tls_offered = 1,
+	    .steps = { FEED(EHLO_IN STARTTLS_IN), FEED(EHLO_IN) },
+	    .want = EHLO_TLS_OUT TLS_GO EHLO_OUT, .state = PS_READY,
+	    .commits = TLS_LOG("") },
+	{ .name = "tls: lower-case starttls, trailing blank",
+	    .tls_offered = 1,
+	    .steps = { FEED(EHLO_IN "starttls \r\n"), FEED(EHLO_IN) },
+	    .want = EHLO_TLS_OUT TLS_GO EHLO_OUT, .state = PS_READY,
+	    .commits = TLS_LOG("") },
+	/* CVE-2011-0411: nothing pipelined after STARTTLS runs inside TLS */
+	{ .name = "tls: commands pipelined after STARTTLS are dropped",
+	    .tls_offered = 1,
+	    .steps = { FEED(EHLO_IN STARTTLS_IN "NOOP\r\n" MAIL_IN(S)
+		RCPT_IN("alice@example.test") "RSET"), FEED("NOOP\r\n") },
+	    .want = EHLO_TLS_OUT TLS_GO OK_OUT, .state = PS_INIT,
+	    .commits = TLS_LOG("NOOP\\r\\nMAIL FROM:<" S ">\\r\\n"
+		"RCPT TO:<alice@example.test>\\r\\nRSET") },
+	{ .name = "tls: the session restarts: MAIL needs EHLO again",
+	    .tls_offered = 1,
+	    .steps = { FEED(EHLO_IN STARTTLS_IN), FEED(MAIL_IN(S)),
+		FEED(HELO_IN MAIL_IN(S)) },
+	    .want = EHLO_TLS_OUT TLS_GO NEED_HELO HELO_OUT MAIL_OUT(S),
+	    .state = PS_MAIL, .commits = TLS_LOG("") },
+	{ .name = "tls: a transaction open before STARTTLS is gone",
+	    .tls_offered = 1,
+	    .steps = { FEED(TXN_IN STARTTLS_IN),
+		FEED(EHLO_IN RCPT_IN("alice@example.test") DATA_IN) },
+	    .want = TLS_TXN_OUT TLS_GO EHLO_OUT NEED_MAIL NEED_MAIL,
+	    .state = PS_READY, .commits = TLS_LOG("") },
+	{ .name = "tls: STARTTLS before EHLO", .tls_offered = 1,
+	    .steps = { FEED(STARTTLS_IN), FEED(EHLO_IN) },
+	    .want = TLS_GO EHLO_OUT, .state = PS_READY,
+	    .commits = TLS_LOG("") },
+	{ .name = "tls: STARTTLS with a parameter", .tls_offered = 1,
+	    .steps = { FEED(EHLO_IN "STARTTLS now\r\nNOOP\r\n") },
+	    .want = EHLO_TLS_OUT SYN_STARTTLS OK_OUT, .state = PS_READY },
+	{ .name = "tls: STARTTLS twice", .tls_offered = 1,
+	    .steps = { FEED(EHLO_IN STARTTLS_IN),
+		FEED(EHLO_IN STARTTLS_IN "NOOP\r\n") },
+	    .want = EHLO_TLS_OUT TLS_GO EHLO_OUT TLS_ACTIVE OK_OUT,
+	    .state = PS_READY, .commits = TLS_LOG("") },
+	{ .name = "tls: STARTTLS inside implicit TLS", .tls = 1,
+	    .role = PROTO_ROLE_SUBMISSION, .auth_offered = 1,
+	    .steps = { FEED(EHLO_IN STARTTLS_IN "STARTTLS x\r\n") },
+	    .want = EHLO_AUTH_OUT TLS_ACTIVE SYN_STARTTLS,
+	    .state = PS_READY },
+	{ .name = "tls: STARTTLS without a certificate",
+	    .steps = { FEED(EHLO_IN STARTTLS_IN "NOOP\r\n") },
+	    .want = EHLO_OUT TLS_UNAVAILABLE OK_OUT, .state = PS_READY },
+	{ .name = "tls: STARTTLS is not read inside DATA", .tls_offered = 1,
+	    .steps = { FEED(TXN_IN DATA_IN STARTTLS_IN ".\r\n") },
+	    .want = TLS_TXN_OUT DATA_OUT QUEUED("Q1"), .state = PS_READY,
+	    .commits = COMMIT_LOG(S, "<alice@example.test>",
+		"alice@example.test", "ESMTP", "STARTTLS\\r\\n") },
+	{ .name = "tls: a message inside TLS is ESMTPS", .tls_offered = 1,
+	    .steps = { FEED(EHLO_IN STARTTLS_IN),
+		FEED(TXN_IN DATA_IN "x\r\n.\r\n") },
+	    .want = EHLO_TLS_OUT TLS_GO TXN_OUT DATA_OUT QUEUED("Q1"),
+	    .state = PS_READY,
+	    .commits = TLS_LOG("") "commit from=<" S "> "
+		"rcpts=<alice@example.test> boxes=alice@example.test "
+		"with=ESMTPS tls=\"" TLS_INFO "\" body=\"x\\r\\n\"\n" },
+	{ .name = "tls: HELO inside TLS is SMTPS", .tls = 1,
+	    .steps = { FEED(HELO_IN MAIL_IN(S) RCPT_IN("alice@example.test")
+		DATA_IN "x\r\n.\r\n") },
+	    .want = HELO_OUT MAIL_OUT(S) RCPT_OUT("alice@example.test")
+		DATA_OUT QUEUED("Q1"),
+	    .state = PS_READY,
+	    .commits = "commit from=<" S "> rcpts=<alice@example.test> "
+		"boxes=alice@example.test with=SMTPS tls=\"" TLS_INFO "\" "
+		"body=\"x\\r\\n\"\n" },
+	{ .name = "tls: timeout, shutdown after STARTTLS", .tls_offered = 1,
+	    .steps = { FEED(EHLO_IN STARTTLS_IN), TIMEOUT, FEED("NOOP\r\n") },
+	    .want = EHLO_TLS_OUT TLS_GO TIMEOUT_OUT, .state = PS_CLOSED,
+	    .commits = TLS_LOG("") },
+	{ .name = "tls: QUIT pipelined after STARTTLS is dropped too",
+	    .tls_offered = 1,
+	    .steps = { FEED(EHLO_IN STARTTLS_IN "QUIT\r\n"), FEED("QUIT\r\n") },
+	    .want = EHLO_TLS_OUT TLS_GO QUIT_OUT, .state = PS_CLOSED,
+	    .commits = TLS_LOG("QUIT\\r\\n") },
+};
+
+static void
+test_starttls(void **state)
+{
+	(void)state;
+	CHECK_TABLE(tls_cases, "STARTTLS");
+}
+
+/* --- AUTH (RFC 4954; PLAIN, RFC 4616; LOGIN) ------------------------- */
+
+/* encrypted, with a users file: AUTH is offered */
+#define AUTHABLE .tls = 1, .auth_offered = 1
+#define AEHLO_IN EHLO_IN
+#define AEHLO_OUT EHLO_AUTH_OUT
+
+static const struct pcase auth_cases[] = {
+	{ .name = "auth: PLAIN with an initial response", AUTHABLE,
+	    .steps = { FEED(EHLO_IN AUTH_PLAIN_IN) },
+	    .want = AEHLO_OUT AUTH_OK, .state = PS_READY,
+	    .commits = ALICE_OK },
+	{ .name = "auth: PLAIN, then the response after 334", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN\r\n"),
+		FEED(B64_ALICE_SECRET "\r\n") },
+	    .want = AEHLO_OUT CHALLENGE("") AUTH_OK, .state = PS_READY,
+	    .commits = ALICE_OK },
+	{ .name = "auth: plain in lower case, pipelined", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "auth plain\r\n" B64_ALICE_SECRET "\r\n"
+		"NOOP\r\n") },
+	    .want = AEHLO_OUT CHALLENGE("") AUTH_OK OK_OUT, .state = PS_READY,
+	    .commits = ALICE_OK },
+	{ .name = "auth: PLAIN with authzid = authcid", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN " B64_AZ_ALICE "\r\n") },
+	    .want = AEHLO_OUT AUTH_OK, .state = PS_READY,
+	    .commits = ALICE_OK },
+	/* acting for another user is not offered: refused before a check */
+	{ .name = "auth: PLAIN with another authzid", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN " B64_AZ_BOB "\r\n") },
+	    .want = AEHLO_OUT AUTH_FAILED, .state = PS_READY },
+	{ .name = "auth: PLAIN wrong password", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN " B64_ALICE_WRONG "\r\n") },
+	    .want = AEHLO_OUT AUTH_FAILED, .state = PS_READY,
+	    .commits = AUTH_LOG("alice", "wrong", "failed") },
+	{ .name = "auth: PLAIN unknown user", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN " B64_NOBODY "\r\n") },
+	    .want = AEHLO_OUT AUTH_FAILED, .state = PS_READY,
+	    .commits = AUTH_LOG("nobody", "secret", "failed") },
+	{ .name = "auth: failed, then right", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN " B64_ALICE_WRONG "\r\n"
+		AUTH_PLAIN_IN) },
+	    .want = AEHLO_OUT AUTH_FAILED AUTH_OK, .state = PS_READY,
+	    .commits = AUTH_LOG("alice", "wrong", "failed") ALICE_OK },
+	{ .name = "auth: PLAIN, user with a domain", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN " B64_BOB "\r\n") },
+	    .want = AEHLO_OUT AUTH_OK, .state = PS_READY,
+	    .commits = AUTH_LOG("bob@example.test", "pw2", "ok") },
+	{ .name = "auth: PLAIN, empty password goes to the check", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN " B64_EMPTY_PASS "\r\n") },
+	    .want = AEHLO_OUT AUTH_FAILED, .state = PS_READY,
+	    .commits = AUTH_LOG("alice", "", "failed") },
+	{ .name = "auth: PLAIN password with blank, colon and UTF-8",
+	    AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN " B64_ODD_PASS "\r\n") },
+	    .want = AEHLO_OUT AUTH_FAILED, .state = PS_READY,
+	    .commits = AUTH_LOG("alice", "s3 cr:\\xc3\\xa9t", "failed") },
+	{ .name = "auth: PLAIN without the second NUL", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN " B64_NO_PASS "\r\n") },
+	    .want = AEHLO_OUT AUTH_FAILED, .state = PS_READY },
+	{ .name = "auth: PLAIN with a third NUL", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN " B64_NUL_PASS "\r\n") },
+	    .want = AEHLO_OUT AUTH_FAILED, .state = PS_READY },
+	{ .name = "auth: PLAIN initial response not base64", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN AGFsaWNl!\r\n"
+		"AUTH PLAIN AGFsaWNlAHNlY3JldA=\r\n"
+		"AUTH PLAIN AGFsa=WNlAHNlY3JldA\r\n" "NOOP\r\n") },
+	    .want = AEHLO_OUT AUTH_BAD64 AUTH_BAD64 AUTH_BAD64 OK_OUT,
+	    .state = PS_READY },
+	{ .name = "auth: PLAIN response not base64", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN\r\n" "%%%%\r\n" "NOOP\r\n") },
+	    .want = AEHLO_OUT CHALLENGE("") AUTH_BAD64 OK_OUT,
+	    .state = PS_READY },
+	{ .name = "auth: NUL in a response", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN\r\n" "AGFs\0aWNl\r\n") },
+	    .want = AEHLO_OUT CHALLENGE("") AUTH_BAD64, .state = PS_READY },
+	{ .name = "auth: PLAIN cancelled with *", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN\r\n*\r\nNOOP\r\n") },
+	    .want = AEHLO_OUT CHALLENGE("") AUTH_CANCELLED OK_OUT,
+	    .state = PS_READY },
+	{ .name = "auth: LOGIN", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH LOGIN\r\n"), FEED(B64_alice "\r\n"),
+		FEED(B64_secret "\r\n") },
+	    .want = AEHLO_OUT LOGIN_USER LOGIN_PASS AUTH_OK,
+	    .state = PS_READY, .commits = ALICE_OK },
+	{ .name = "auth: LOGIN with an initial response", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH LOGIN " B64_alice "\r\n"),
+		FEED(B64_secret "\r\n") },
+	    .want = AEHLO_OUT LOGIN_PASS AUTH_OK, .state = PS_READY,
+	    .commits = ALICE_OK },
+	{ .name = "auth: login in lower case, wrong password", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "auth login\r\n" B64_alice "\r\n"
+		B64_wrong "\r\n") },
+	    .want = AEHLO_OUT LOGIN_USER LOGIN_PASS AUTH_FAILED,
+	    .state = PS_READY,
+	    .commits = AUTH_LOG("alice", "wrong", "failed") },
+	{ .name = "auth: LOGIN cancelled at the user name", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH LOGIN\r\n*\r\n") },
+	    .want = AEHLO_OUT LOGIN_USER AUTH_CANCELLED, .state = PS_READY },
+	{ .name = "auth: LOGIN cancelled at the password", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH LOGIN " B64_alice "\r\n*\r\n"
+		"NOOP\r\n") },
+	    .want = AEHLO_OUT LOGIN_PASS AUTH_CANCELLED OK_OUT,
+	    .state = PS_READY },
+	{ .name = "auth: LOGIN user name not base64", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH LOGIN\r\nalice\r\n") },
+	    .want = AEHLO_OUT LOGIN_USER AUTH_BAD64, .state = PS_READY },
+	{ .name = "auth: LOGIN password not base64", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH LOGIN " B64_alice "\r\nsecret\r\n") },
+	    .want = AEHLO_OUT LOGIN_PASS AUTH_BAD64, .state = PS_READY },
+	{ .name = "auth: again after success", AUTHABLE,
+	    .steps = { FEED(EHLO_IN AUTH_PLAIN_IN AUTH_PLAIN_IN
+		"AUTH LOGIN\r\n") },
+	    .want = AEHLO_OUT AUTH_OK AUTH_ALREADY AUTH_ALREADY,
+	    .state = PS_READY, .commits = ALICE_OK },
+	{ .name = "auth: inside a transaction", AUTHABLE,
+	    .steps = { FEED(EHLO_IN MAIL_IN(S) AUTH_PLAIN_IN
+		RCPT_IN("alice@example.test")) },
+	    .want = AEHLO_OUT MAIL_OUT(S) AUTH_IN_TXN
+		RCPT_OUT("alice@example.test"),
+	    .state = PS_MAIL },
+	{ .name = "auth: unknown mechanism", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH CRAM-MD5\r\n"
+		"AUTH GSSAPI YWJj\r\nNOOP\r\n") },
+	    .want = AEHLO_OUT AUTH_MECH AUTH_MECH OK_OUT, .state = PS_READY },
+	{ .name = "auth: no mechanism, too many words, long mechanism",
+	    AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH\r\nAUTH \r\n"
+		"AUTH PLAIN " B64_ALICE_SECRET " x\r\n"
+		"AUTH XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\r\n") },
+	    .want = AEHLO_OUT SYN_AUTH SYN_AUTH SYN_AUTH SYN_AUTH,
+	    .state = PS_READY },
+	{ .name = "auth: before EHLO", AUTHABLE,
+	    .steps = { FEED(AUTH_PLAIN_IN "AUTH LOGIN\r\n") },
+	    .want = NEED_HELO NEED_HELO, .state = PS_INIT },
+	{ .name = "auth: not offered and refused without TLS",
+	    .auth_offered = 1, .tls_offered = 1,
+	    .steps = { FEED(EHLO_IN AUTH_PLAIN_IN "AUTH LOGIN\r\n") },
+	    .want = EHLO_TLS_OUT AUTH_NEED_TLS AUTH_NEED_TLS,
+	    .state = PS_READY },
+	{ .name = "auth: no users file", .tls = 1,
+	    .steps = { FEED(EHLO_IN AUTH_PLAIN_IN "AUTH CRAM-MD5\r\n") },
+	    .want = EHLO_OUT AUTH_DISABLED AUTH_DISABLED, .state = PS_READY },
+	{ .name = "auth: no users file, no TLS",
+	    .steps = { FEED(EHLO_IN AUTH_PLAIN_IN) },
+	    .want = EHLO_OUT AUTH_DISABLED, .state = PS_READY },
+	{ .name = "auth: over plaintext when configured", .conf = C_PLAINAUTH,
+	    .auth_offered = 1, .tls_offered = 1,
+	    .steps = { FEED(EHLO_IN AUTH_PLAIN_IN) },
+	    .want = EHLO_BOTH_OUT AUTH_OK, .state = PS_READY,
+	    .commits = ALICE_OK },
+	{ .name = "auth: after STARTTLS", .auth_offered = 1,
+	    .tls_offered = 1,
+	    .steps = { FEED(EHLO_IN STARTTLS_IN), FEED(EHLO_IN AUTH_PLAIN_IN) },
+	    .want = EHLO_TLS_OUT TLS_GO EHLO_AUTH_OUT AUTH_OK,
+	    .state = PS_READY, .commits = TLS_LOG("") ALICE_OK },
+	/* RFC 3207 4.2: everything learned before TLS is forgotten, also
+	 * a plaintext AUTH and the relaying it allowed */
+	{ .name = "auth: STARTTLS forgets a plaintext login",
+	    .conf = C_PLAINAUTH, .auth_offered = 1, .tls_offered = 1,
+	    .steps = { FEED(EHLO_IN AUTH_PLAIN_IN STARTTLS_IN),
+		FEED(EHLO_IN MAIL_IN(S) RCPT_IN("x@far.example")
+		    AUTH_PLAIN_IN) },
+	    .want = EHLO_BOTH_OUT AUTH_OK TLS_GO EHLO_AUTH_OUT MAIL_OUT(S)
+		RELAY_DENIED("x@far.example") AUTH_IN_TXN,
+	    .state = PS_MAIL, .commits = ALICE_OK TLS_LOG("") },
+	{ .name = "auth: a login lets the client relay", AUTHABLE,
+	    .steps = { FEED(EHLO_IN AUTH_PLAIN_IN MAIL_IN(S)
+		RCPT_IN("x@far.example") DATA_IN "x\r\n.\r\n") },
+	    .want = AEHLO_OUT AUTH_OK MAIL_OUT(S) RCPT_OUT("x@far.example")
+		DATA_OUT QUEUED("Q1"),
+	    .state = PS_READY,
+	    .commits = ALICE_OK "commit from=<" S "> rcpts=<x@far.example> "
+		"boxes= with=ESMTPSA tls=\"" TLS_INFO "\" auth=alice "
+		"body=\"x\\r\\n\"\n" },
+	{ .name = "auth: without a login no relaying", AUTHABLE,
+	    .steps = { FEED(EHLO_IN MAIL_IN(S) RCPT_IN("x@far.example")) },
+	    .want = AEHLO_OUT MAIL_OUT(S) RELAY_DENIED("x@far.example"),
+	    .state = PS_MAIL },
+	{ .name = "auth: timeout inside the exchange", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH LOGIN\r\n"), TIMEOUT,
+		FEED(B64_alice "\r\n") },
+	    .want = AEHLO_OUT LOGIN_USER TIMEOUT_OUT, .state = PS_CLOSED },
+	{ .name = "auth: the check stops the input", AUTHABLE, .manual = 1,
+	    .steps = { FEED(EHLO_IN AUTH_PLAIN_IN "NOOP\r\n") },
+	    .want = AEHLO_OUT, .state = PS_AUTH_CHECK },
+	{ .name = "auth: input waits for the check", AUTHABLE, .manual = 1,
+	    .steps = { FEED(EHLO_IN AUTH_PLAIN_IN "NOOP\r\n"), AUTH_DONE },
+	    .want = AEHLO_OUT AUTH_OK OK_OUT, .state = PS_READY,
+	    .commits = ALICE_OK },
+	/* a pending shutdown is due once the AUTH reply is out, as after a
+	 * message's reply: the client is at a command boundary again */
+	{ .name = "auth: shutdown while the password is checked", AUTHABLE,
+	    .manual = 1,
+	    .steps = { FEED(EHLO_IN AUTH_PLAIN_IN), SHUTDOWN, AUTH_DONE },
+	    .want = AEHLO_OUT AUTH_OK SHUTDOWN_OUT, .state = PS_CLOSED,
+	    .commits = ALICE_OK },
+	{ .name = "auth: shutdown inside the exchange", AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH LOGIN\r\n"), SHUTDOWN,
+		FEED(B64_alice "\r\n" B64_secret "\r\n") },
+	    .want = AEHLO_OUT LOGIN_USER LOGIN_PASS AUTH_OK SHUTDOWN_OUT,
+	    .state = PS_CLOSED, .commits = ALICE_OK },
+	{ .name = "auth: errors count toward max_errors", .conf = C_ERR3,
+	    AUTHABLE,
+	    .steps = { FEED(EHLO_IN "AUTH\r\nAUTH CRAM-MD5\r\n"
+		"AUTH PLAIN !!!!\r\nNOOP\r\n") },
+	    .want = AEHLO_OUT SYN_AUTH AUTH_MECH AUTH_BAD64 TOO_MANY_ERRORS,
+	    .state = PS_CLOSED },
+};
+
+static void
+test_auth(void **state)
+{
+	(void)state;
+	CHECK_TABLE(auth_cases, "AUTH");
+}
+
+/* --- submission ports (RFC 6409, RFC 8314) --------------------------- */
+
+#define SUBMISSIONS .tls = 1, .auth_offered = 1, .role = PROTO_ROLE_SUBMISSION
+#define SUBMISSION .tls_offered = 1, .auth_offered = 1,                     \
+	.role = PROTO_ROLE_SUBMISSION
+#define LOGGED_IN EHLO_IN AUTH_PLAIN_IN
+#define LOGGED_OUT EHLO_AUTH_OUT AUTH_OK
+#define SUB_COMMIT(from, rcpt, box, body)                                   \
+	"commit from=<" from "> rcpts=<" rcpt "> boxes=" box                \
+	" with=ESMTPSA tls=\"" TLS_INFO "\" auth=alice body=\"" body "\"\n"
+
+static const struct pcase submission_cases[] = {
+	{ .name = "sub: EHLO offers AUTH, not STARTTLS", SUBMISSIONS,
+	    .steps = { FEED(EHLO_IN) }, .want = EHLO_AUTH_OUT,
+	    .state = PS_READY },
+	{ .name = "sub: MAIL before AUTH", SUBMISSIONS,
+	    .steps = { FEED(EHLO_IN MAIL_IN("alice@example.test")
+		MAIL_IN("")) },
+	    .want = EHLO_AUTH_OUT AUTH_REQUIRED AUTH_REQUIRED,
+	    .state = PS_READY },
+	{ .name = "sub: MAIL before AUTH, before EHLO", SUBMISSIONS,
+	    .steps = { FEED(MAIL_IN("alice@example.test")) },
+	    .want = NEED_HELO, .state = PS_INIT },
+	{ .name = "sub: MAIL from the user's own address", SUBMISSIONS,
+	    .steps = { FEED(LOGGED_IN MAIL_IN("alice@example.test")
+		RCPT_IN("bob@example.test") DATA_IN "hi\r\n.\r\n") },
+	    .want = LOGGED_OUT MAIL_OUT("alice@example.test")
+		RCPT_OUT("bob@example.test") DATA_OUT QUEUED("Q1"),
+	    .state = PS_READY,
+	    .commits = ALICE_OK SUB_COMMIT("alice@example.test",
+		"bob@example.test", "bob@example.test", "hi\\r\\n") },
+	{ .name = "sub: own address in any local domain, any case",
+	    SUBMISSIONS,
+	    .steps = { FEED(LOGGED_IN "MAIL FROM:<Alice@Other.TEST>\r\n"
+		"RSET\r\n" "MAIL FROM:<alice@example.test> SIZE=10\r\n") },
+	    .want = LOGGED_OUT MAIL_OUT("Alice@Other.TEST") OK_OUT
+		MAIL_OUT("alice@example.test"),
+	    .state = PS_MAIL, .commits = ALICE_OK },
+	{ .name = "sub: MAIL from someone else's address", SUBMISSIONS,
+	    .steps = { FEED(LOGGED_IN MAIL_IN("bob@example.test")
+		MAIL_IN("alice@far.example") MAIL_IN("alicex@example.test")
+		RCPT_IN("bob@example.test")) },
+	    .want = LOGGED_OUT NOT_OWNED("bob@example.test")
+		NOT_OWNED("alice@far.example")
+		NOT_OWNED("alicex@example.test") NEED_MAIL,
+	    .state = PS_READY, .commits = ALICE_OK },
+	{ .name = "sub: a user named by address owns only that address",
+	    SUBMISSIONS,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN " B64_BOB "\r\n"
+		MAIL_IN("bob@other.test") MAIL_IN("BOB@example.test")) },
+	    .want = EHLO_AUTH_OUT AUTH_OK NOT_OWNED("bob@other.test")
+		MAIL_OUT("BOB@example.test"),
+	    .state = PS_MAIL,
+	    .commits = AUTH_LOG("bob@example.test", "pw2", "ok") },
+	{ .name = "sub: sender_login_match = no", .conf = C_NOMATCH,
+	    SUBMISSIONS,
+	    .steps = { FEED(LOGGED_IN MAIL_IN("bob@example.test") "RSET\r\n"
+		MAIL_IN("anyone@far.example")) },
+	    .want = LOGGED_OUT MAIL_OUT("bob@example.test") OK_OUT
+		MAIL_OUT("anyone@far.example"),
+	    .state = PS_MAIL, .commits = ALICE_OK },
+	{ .name = "sub: sender_login_match = no still needs AUTH",
+	    .conf = C_NOMATCH, SUBMISSIONS,
+	    .steps = { FEED(EHLO_IN MAIL_IN("bob@example.test")) },
+	    .want = EHLO_AUTH_OUT AUTH_REQUIRED, .state = PS_READY },
+	{ .name = "sub: after AUTH the user relays", SUBMISSIONS,
+	    .steps = { FEED(LOGGED_IN MAIL_IN("alice@example.test")
+		RCPT_IN("friend@far.example") DATA_IN "hi\r\n.\r\n") },
+	    .want = LOGGED_OUT MAIL_OUT("alice@example.test")
+		RCPT_OUT("friend@far.example") DATA_OUT QUEUED("Q1"),
+	    .state = PS_READY,
+	    .commits = ALICE_OK SUB_COMMIT("alice@example.test",
+		"friend@far.example", "", "hi\\r\\n") },
+	{ .name = "sub: port 587 before STARTTLS", SUBMISSION,
+	    .steps = { FEED(EHLO_IN AUTH_PLAIN_IN
+		MAIL_IN("alice@example.test")) },
+	    .want = EHLO_TLS_OUT AUTH_NEED_TLS AUTH_REQUIRED,
+	    .state = PS_READY },
+	{ .name = "sub: port 587 with STARTTLS", SUBMISSION,
+	    .steps = { FEED(EHLO_IN STARTTLS_IN),
+		FEED(EHLO_IN MAIL_IN("alice@example.test") AUTH_PLAIN_IN
+		    MAIL_IN("alice@example.test")) },
+	    .want = EHLO_TLS_OUT TLS_GO EHLO_AUTH_OUT AUTH_REQUIRED AUTH_OK
+		MAIL_OUT("alice@example.test"),
+	    .state = PS_MAIL, .commits = TLS_LOG("") ALICE_OK },
+	{ .name = "sub: port 587 without a users file",
+	    .tls_offered = 1, .role = PROTO_ROLE_SUBMISSION,
+	    .steps = { FEED(EHLO_IN STARTTLS_IN),
+		FEED(EHLO_IN AUTH_PLAIN_IN MAIL_IN("alice@example.test")) },
+	    .want = EHLO_TLS_OUT TLS_GO EHLO_OUT AUTH_DISABLED AUTH_REQUIRED,
+	    .state = PS_READY, .commits = TLS_LOG("") },
+	{ .name = "sub: a failed AUTH does not log in", SUBMISSIONS,
+	    .steps = { FEED(EHLO_IN "AUTH PLAIN " B64_ALICE_WRONG "\r\n"
+		MAIL_IN("alice@example.test")) },
+	    .want = EHLO_AUTH_OUT AUTH_FAILED AUTH_REQUIRED,
+	    .state = PS_READY,
+	    .commits = AUTH_LOG("alice", "wrong", "failed") },
+	{ .name = "sub: a second EHLO keeps the login", SUBMISSIONS,
+	    .steps = { FEED(LOGGED_IN EHLO_IN MAIL_IN("alice@example.test")) },
+	    .want = LOGGED_OUT EHLO_AUTH_OUT MAIL_OUT("alice@example.test"),
+	    .state = PS_MAIL, .commits = ALICE_OK },
+};
+
+static void
+test_submission(void **state)
+{
+	(void)state;
+	CHECK_TABLE(submission_cases, "submission");
+}
+
+/* RFC 4954 4: AUTH lines up to 12288 octets with CRLF; longer: 500 5.5.6 */
+static void
+test_auth_line_length(void **state)
+{
+	/* PLAIN messages of exactly n octets of base64 (with padding) */
+	char *cmd12288 = padded("AUTH PLAIN ", 'A', 12288);
+	char *cmd12289 = padded("AUTH PLAIN ", 'A', 12289);
+	char *cmd20000 = padded("AUTH PLAIN ", 'A', 20000);
+	char *rsp12288 = padded("", 'A', 12288);
+	char *rsp12289 = padded("", 'A', 12289);
+	char *rsp20000 = padded("", 'A', 20000);
+	char *user255 = malloc(600), *user256 = malloc(600);
+	struct pcase cases[] = {
+		{ .name = "AUTH command of 12288 octets", AUTHABLE,
+		    .steps = { FEED(EHLO_IN), { OP_FEED, cmd12288, 12288, 0 } },
+		    .want = AEHLO_OUT AUTH_BAD64, .state = PS_READY },
+		{ .name = "AUTH command of 12289 octets", AUTHABLE,
+		    .steps = { FEED(EHLO_IN), { OP_FEED, cmd12289, 12289, 0 },
+			FEED("NOOP\r\n") },
+		    .want = AEHLO_OUT AUTH_TOO_LONG OK_OUT, .state = PS_READY },
+		{ .name = "AUTH command of 20000 octets", AUTHABLE,
+		    .steps = { FEED(EHLO_IN), { OP_FEED, cmd20000, 20000, 0 },
+			FEED("NOOP\r\n") },
+		    .want = AEHLO_OUT AUTH_TOO_LONG OK_OUT, .state = PS_READY },
+		/* 12286 'A' + CRLF: not a multiple of 4, so not base64 */
+		{ .name = "AUTH response of 12288 octets", AUTHABLE,
+		    .steps = { FEED(EHLO_IN "AUTH PLAIN\r\n"),
+			{ OP_FEED, rsp12288, 12288, 0 } },
+		    .want = AEHLO_OUT CHALLENGE("") AUTH_BAD64,
+		    .state = PS_READY },
+		{ .name = "AUTH response of 12289 octets", AUTHABLE,
+		    .steps = { FEED(EHLO_IN "AUTH PLAIN\r\n"),
+			{ OP_FEED, rsp12289, 12289, 0 }, FEED("NOOP\r\n") },
+		    .want = AEHLO_OUT CHALLENGE("") AUTH_TOO_LONG OK_OUT,
+		    .state = PS_READY },
+		{ .name = "AUTH LOGIN password of 20000 octets", AUTHABLE,
+		    .steps = { FEED(EHLO_IN "AUTH LOGIN " B64_alice "\r\n"),
+			{ OP_FEED, rsp20000, 20000, 0 }, FEED("NOOP\r\n") },
+		    .want = AEHLO_OUT LOGIN_PASS AUTH_TOO_LONG OK_OUT,
+		    .state = PS_READY },
+		{ .name = "PLAIN user name of 255 octets", AUTHABLE,
+		    .steps = { FEED(EHLO_IN), { OP_FEED, user255, 0, 0 } },
+		    .want = AEHLO_OUT AUTH_FAILED, .state = PS_READY },
+		{ .name = "PLAIN user name of 256 octets", AUTHABLE,
+		    .steps = { FEED(EHLO_IN), { OP_FEED, user256, 0, 0 } },
+		    .want = AEHLO_OUT AUTH_FAILED, .state = PS_READY },
+	};
+	struct buf want255, want256;
+	int bad = 0;
+
+	(void)state;
+	/* "\0" + 255 'u' + "\0pw": 258 octets, base64 in 344 */
+	{
+		static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
+		    "ghijklmnopqrstuvwxyz0123456789+/";
+		for (int w = 0; w < 2; w++) {
+			size_t un = w ? 256 : 255, n = un + 4, k = 0;
+			unsigned char raw[300];
+			char *o = w ? user256 : user255;
+
+			raw[0] = 0;
+			memset(raw + 1, 'u', un);
+			raw[un + 1] = 0;
+			memcpy(raw + un + 2, "pw", 2);
+			k = (size_t)sprintf(o, "AUTH PLAIN ");
+			for (size_t i = 0; i < n; i += 3) {
+				unsigned v = raw[i] << 16 |
+				    (i + 1 < n ? raw[i + 1] << 8 : 0) |
+				    (i + 2 < n ? raw[i + 2] : 0);
+
+				o[k++] = b64[v >> 18 & 63];
+				o[k++] = b64[v >> 12 & 63];
+				o[k++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+				o[k++] = i + 2 < n ? b64[v & 63] : '=';
+			}
+			memcpy(o + k, "\r\n", 3);
+		}
+	}
+	cases[6].steps[1].len = strlen(user255);
+	cases[7].steps[1].len = strlen(user256);
+	/* 255 octets go to the check; 256 do not fit and fail at once */
+	buf_init(&want255, 0);
+	buf_init(&want256, 0);
+	buf_puts(&want255, "auth user=\"");
+	for (int i = 0; i < 255; i++)
+		buf_putc(&want255, 'u');
+	buf_puts(&want255, "\" pass=\"pw\" failed\n");
+	buf_cstr(&want255);
+	cases[6].commits = want255.data;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		bad += check_case(&cases[i]);
+	free(cmd12288);
+	free(cmd12289);
+	free(cmd20000);
+	free(rsp12288);
+	free(rsp12289);
+	free(rsp20000);
+	free(user255);
+	free(user256);
+	buf_free(&want255);
+	buf_free(&want256);
+	if (bad)
+		fail_msg("%d AUTH line-length cases failed", bad);
+}
+
+/* PS_AUTH_CHECK: input stops; the engine holds the decoded credentials */
+static void
+test_auth_check_stops(void **state)
+{
+	static const char in[] = EHLO_IN "AUTH LOGIN " B64_alice "\r\n"
+	    B64_secret "\r\nNOOP\r\n";
+	size_t end = strlen(EHLO_IN "AUTH LOGIN " B64_alice "\r\n" B64_secret
+	    "\r\n");
+	struct proto p;
+	size_t used;
+
+	(void)state;
+	proto_init(&p, &confs[C_BASE], "192.0.2.1");
+	p.tls_offered = 1;
+	p.auth_offered = 1;
+	proto_tls_started(&p, TLS_INFO);
+	proto_greet(&p);
+	used = proto_feed(&p, in, sizeof(in) - 1);
+	if (used != end || p.state != PS_AUTH_CHECK)
+		fail_msg("feed: got %zu consumed, %s, want %zu, PS_AUTH_CHECK",
+		    used, state_name(p.state), end);
+	if (strcmp(p.auth_try_user, "alice") != 0 ||
+	    strcmp(p.auth_try_pass, "secret") != 0 || p.auth_user[0] != '\0')
+		fail_msg("credentials: got user \"%s\" pass \"%s\" logged in "
+		    "\"%s\", want \"alice\", \"secret\", \"\"", p.auth_try_user,
+		    p.auth_try_pass, p.auth_user);
+	buf_reset(&p.out);
+	/* waiting for the verdict: nothing is taken, nothing is said */
+	used = proto_feed(&p, in + end, sizeof(in) - 1 - end);
+	if (used != 0 || p.out.len != 0 || p.state != PS_AUTH_CHECK)
+		fail_msg("feed while checking: got %zu consumed, %zu octets "
+		    "out, %s, want 0, 0, PS_AUTH_CHECK", used, p.out.len,
+		    state_name(p.state));
+	proto_auth_done(&p, 1);
+	if (p.state != PS_READY || strcmp(p.auth_user, "alice") != 0 ||
+	    !p.relay_ok || p.auth_try_pass[0] != '\0' ||
+	    p.auth_try_user[0] != '\0')
+		fail_msg("after the check: got %s, user \"%s\", relay_ok %d, "
+		    "try_user \"%s\", try_pass \"%s\", want PS_READY, "
+		    "\"alice\", 1, \"\", \"\"", state_name(p.state),
+		    p.auth_user, p.relay_ok, p.auth_try_user, p.auth_try_pass);
+	if (!mem_eq(p.out.data, p.out.len, AUTH_OK, strlen(AUTH_OK)))
+		fail_msg("after the check: got \"%s\", want \"%s\"",
+		    esc(p.out.data, p.out.len), esc(AUTH_OK, strlen(AUTH_OK)));
+	buf_reset(&p.out);
+	used = proto_feed(&p, in + end, sizeof(in) - 1 - end);
+	if (used != sizeof(in) - 1 - end ||
+	    !mem_eq(p.out.data, p.out.len, OK_OUT, strlen(OK_OUT)))
+		fail_msg("rest: got %zu consumed, \"%s\", want %zu, \"%s\"",
+		    used, esc(p.out.data, p.out.len), sizeof(in) - 1 - end,
+		    esc(OK_OUT, strlen(OK_OUT)));
+	proto_free(&p);
+}
+
+/* PS_STARTTLS: input stops right after the STARTTLS line */
+static void
+test_starttls_stops(void **state)
+{
+	static const char in[] = EHLO_IN STARTTLS_IN "NOOP\r\n";
+	size_t end = strlen(EHLO_IN STARTTLS_IN);
+	struct proto p;
+	size_t used;
+
+	(void)state;
+	proto_init(&p, &confs[C_BASE], "192.0.2.1");
+	p.tls_offered = 1;
+	proto_greet(&p);
+	buf_reset(&p.out);
+	used = proto_feed(&p, in, sizeof(in) - 1);
+	if (used != end || p.state != PS_STARTTLS)
+		fail_msg("feed: got %zu consumed, %s, want %zu, PS_STARTTLS",
+		    used, state_name(p.state), end);
+	if (!mem_eq(p.out.data, p.out.len, EHLO_TLS_OUT TLS_GO,
+		strlen(EHLO_TLS_OUT TLS_GO)))
+		fail_msg("got \"%s\", want \"%s\"", esc(p.out.data, p.out.len),
+		    esc(EHLO_TLS_OUT TLS_GO, strlen(EHLO_TLS_OUT TLS_GO)));
+	buf_reset(&p.out);
+	used = proto_feed(&p, in + end, sizeof(in) - 1 - end);
+	if (used != 0 || p.out.len != 0 || p.state != PS_STARTTLS)
+		fail_msg("feed before the handshake: got %zu consumed, %zu "
+		    "octets out, %s, want 0, 0, PS_STARTTLS", used, p.out.len,
+		    state_name(p.state));
+	proto_tls_started(&p, TLS_INFO);
+	if (p.state != PS_INIT || !p.tls || p.helo[0] != '\0' || p.esmtp ||
+	    strcmp(p.tls_info, TLS_INFO) != 0)
+		fail_msg("after the handshake: got %s, tls %d, helo \"%s\", "
+		    "esmtp %d, info \"%s\", want PS_INIT, 1, \"\", 0, \"%s\"",
+		    state_name(p.state), p.tls, p.helo, p.esmtp, p.tls_info,
+		    TLS_INFO);
+	proto_free(&p);
+}
+
 /* max_hops from the default configuration (50) */
 static void
 test_default_hops(void **state)
@@ -1695,7 +2483,7 @@ static void
 test_coverage(void **state)
 {
 	static const enum reply_id server_only[] = { R_CONN_LIMIT,
-		R_CONN_LIMIT_IP, R_PREGREET, R_LOCAL_ERR };
+		R_CONN_LIMIT_IP, R_PREGREET, R_LOCAL_ERR, R_AUTH_TOO_MANY };
 	int bad = 0;
 
 	(void)state;
@@ -1726,6 +2514,8 @@ setup(void **state)
 		[C_STRICT] = { "bare_newline=reject", NULL },
 		[C_ERR3] = { "max_errors=3", NULL },
 		[C_HOPS] = { "max_hops=3", NULL },
+		[C_PLAINAUTH] = { "auth_over_plaintext=yes", NULL },
+		[C_NOMATCH] = { "sender_login_match=no", NULL },
 	};
 	char why[600];
 
@@ -1767,6 +2557,12 @@ main(void)
 		cmocka_unit_test(test_default_hops),
 		cmocka_unit_test(test_commit_stops),
 		cmocka_unit_test(test_out_high),
+		cmocka_unit_test(test_starttls),
+		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_submission),
+		cmocka_unit_test(test_auth_line_length),
+		cmocka_unit_test(test_auth_check_stops),
+		cmocka_unit_test(test_starttls_stops),
 		cmocka_unit_test(test_coverage),
 	};
 
