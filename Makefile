@@ -5,9 +5,12 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+TEST_FUZZ_SECONDS ?= 10
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all deps build asan run test unit golden integ clean
+.PHONY: all deps build asan run test unit golden integ clean bench fuzz
 
 all: build
 
@@ -46,7 +49,25 @@ integ: asan
 	TERND=$(CURDIR)/$(ASAN_BUILD)/ternd TERN_BIN=$(CURDIR)/$(ASAN_BUILD)/tern \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integ
 
+# Every test: unit (normal and sanitizer builds), golden, end to end
+# (sanitizer build), then each fuzz target for TEST_FUZZ_SECONDS (CI: 60).
 test: deps unit golden integ
+	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+
+# ternd against Postfix and OpenSMTPD (installs them; see bench/README.md).
+# Not part of `make test`: it measures, it does not check.
+bench: build
+	bench/run.sh
+
+$(FUZZ_BUILD)/build.ninja:
+	@scripts/install-deps.sh build
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false \
+	    -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
+# every libFuzzer target for FUZZ_SECONDS each (fuzz/README.md)
+fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
