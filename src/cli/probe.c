@@ -8,11 +8,20 @@
  * DATA and a short test message, then QUIT. Without --data nothing is
  * sent: the transaction ends with QUIT before DATA.
  *
- * XXX STARTTLS is reported when offered but not tried: the client has no
- * TLS yet.
+ * Whether STARTTLS is offered is always reported; with --starttls it is
+ * done (and EHLO repeated), with --tls the session is in TLS from the
+ * start. Either way the TLS version and cipher, the certificate's
+ * subject, issuer and expiry and whether it verifies (against the system
+ * store or --tls-ca, and for the host name) are printed. A certificate
+ * that does not verify does not stop the probe, but --auth-user (AUTH
+ * PLAIN or LOGIN, inside TLS only) then refuses to send the password
+ * unless --tls-no-verify is given.
  */
 #include <stdio.h>
 #include <stdlib.h>
+
+#include <openssl/crypto.h>
+
 #include <string.h>
 #include <sys/random.h>
 #include <sysexits.h>
@@ -30,6 +39,8 @@
 const char probe_usage[] =
     "usage: tern probe HOST[:PORT] --to ADDR [--to ADDR...] [--from ADDR]\n"
     "                  [--data] [--helo NAME] [--timeout SECONDS]\n"
+    "                  [--starttls | --tls] [--tls-ca FILE] [--tls-no-verify]\n"
+    "                  [--auth-user USER [--auth-password-file FILE]]\n"
     "\n"
     "Talk SMTP with a server step by step (greeting, EHLO, MAIL, RCPT,\n"
     "optionally DATA with a test message, QUIT), print each command and\n"
@@ -44,15 +55,44 @@ const char probe_usage[] =
     "                  is really delivered if the server accepts it\n"
     "  --helo NAME     name to give in EHLO (default: this host's name)\n"
     "  --timeout SECS  how long to wait for each reply (default: 30)\n"
+    "  --starttls      do STARTTLS when offered and show the TLS session\n"
+    "                  and the server's certificate\n"
+    "  --tls           TLS from the start (port 465 by default)\n"
+    "  --tls-ca FILE   check the certificate against the CAs in FILE\n"
+    "  --tls-no-verify log in even if the certificate does not verify\n"
+    "  --auth-user USER  log in (needs TLS); the password is read from\n"
+    "                  $TERN_SMTP_PASSWORD or --auth-password-file FILE\n"
     "\n"
     "Exit status: 0 the mail would be accepted; 75 temporary refusal or no\n"
-    "connection; 69 permanent refusal; 76 protocol error; 64 usage.\n";
+    "connection; 69 permanent refusal or TLS failure; 77 login refused;\n"
+    "76 protocol error; 64 usage.\n";
 
 struct probe {
 	struct smtpc c;
 	struct smtpc_reply r;
+	struct smtpc_reply ehlo;
 	int color;
 };
+
+/* the TLS session and the certificate, under the handshake */
+static void
+tls_report(struct probe *p, const struct smtpc_tls_opts *o)
+{
+	char b[1200];
+
+	smtpc_tls_summary(&p->c, b, sizeof(b));
+	printf("    TLS: %s\n", b);
+	smtpc_cert_summary(&p->c, b, sizeof(b));
+	printf("    certificate: %s\n", b);
+	if (p->c.verified)
+		printf("    certificate check: verified (trusted by %s, valid "
+		    "for %s)\n", o->ca_file ? o->ca_file : "the system store",
+		    p->c.host);
+	else
+		printf("    certificate check: FAILED: %s (checked against "
+		    "%s, for %s)\n", p->c.verify_err, o->ca_file ? o->ca_file :
+		    "the system store", p->c.host);
+}
 
 static void
 trace(void *arg, int dir, const char *line, size_t len)
@@ -187,6 +227,10 @@ probe_main(int argc, char **argv)
 	int nto = 0, data = 0, timeout = 30, i, rc = EX_OK, accepted = 0;
 	char err[512], cmd[1200], host[256], from_buf[600], what[700];
 	struct buf msg;
+	int starttls = 0, tls = 0, no_verify = 0, k;
+	const char *auth_user = NULL, *pwfile = NULL, *pw;
+	struct smtpc_tls_opts tlso = { 0 };
+	char pass[512] = "";
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -194,6 +238,27 @@ probe_main(int argc, char **argv)
 
 		if (strcmp(a, "--data") == 0) {
 			data = 1;
+		} else if (strcmp(a, "--starttls") == 0) {
+			starttls = 1;
+		} else if (strcmp(a, "--tls") == 0) {
+			tls = 1;
+		} else if (strcmp(a, "--tls-no-verify") == 0) {
+			no_verify = 1;
+		} else if (strcmp(a, "--tls-ca") == 0 ||
+		    strcmp(a, "--auth-user") == 0 ||
+		    strcmp(a, "--auth-password-file") == 0) {
+			if (v == NULL) {
+				fprintf(stderr,
+				    "tern probe: %s needs a value\n", a);
+				return EX_USAGE;
+			}
+			i++;
+			if (a[2] == 't')
+				tlso.ca_file = v;
+			else if (a[7] == 'u')
+				auth_user = v;
+			else
+				pwfile = v;
 		} else if (strcmp(a, "--from") == 0 || strcmp(a, "--to") == 0 ||
 		    strcmp(a, "--helo") == 0 || strcmp(a, "--timeout") == 0) {
 			if (v == NULL) {
@@ -241,6 +306,43 @@ probe_main(int argc, char **argv)
 		    "seconds\n");
 		return EX_USAGE;
 	}
+	if (starttls && tls) {
+		fprintf(stderr, "tern probe: --starttls and --tls exclude each "
+		    "other\n");
+		return EX_USAGE;
+	}
+	tlso.verify = 0; /* reported, not enforced: this is a diagnosis */
+	if (auth_user != NULL) {
+		if (!starttls && !tls) {
+			fprintf(stderr, "tern probe: --auth-user needs "
+			    "--starttls or --tls (the password is only sent "
+			    "encrypted)\n");
+			return EX_USAGE;
+		}
+		if (*auth_user == '\0' || strpbrk(auth_user, "\r\n")) {
+			fprintf(stderr, "tern probe: bad --auth-user\n");
+			return EX_USAGE;
+		}
+		if (pwfile != NULL) {
+			if (smtpc_read_secret(pwfile, pass, sizeof(pass), err,
+			    sizeof(err)) < 0) {
+				fprintf(stderr, "tern probe: %s\n", err);
+				return EX_USAGE;
+			}
+		} else if ((pw = getenv("TERN_SMTP_PASSWORD")) != NULL &&
+		    strlen(pw) < sizeof(pass)) {
+			snprintf(pass, sizeof(pass), "%s", pw);
+		} else {
+			fprintf(stderr, "tern probe: --auth-user needs the "
+			    "password in $TERN_SMTP_PASSWORD or a "
+			    "--auth-password-file\n");
+			return EX_USAGE;
+		}
+	} else if (pwfile != NULL) {
+		fprintf(stderr, "tern probe: --auth-password-file without "
+		    "--auth-user\n");
+		return EX_USAGE;
+	}
 	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
@@ -260,8 +362,8 @@ probe_main(int argc, char **argv)
 	p->color = cli_color(stdout);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("Connecting to %s ...\n", target);
-	if (smtpc_connect(&p->c, target, "25", timeout * 1000, err,
-	    sizeof(err)) < 0) {
+	if (smtpc_connect(&p->c, target, tls ? "465" : "25", timeout * 1000,
+	    err, sizeof(err)) < 0) {
 		verdict(p, EX_TEMPFAIL, "no SMTP dialogue possible: ");
 		printf("%s.\nWhat to do: check the host name and port, that "
 		    "the server runs, and that no firewall blocks the "
@@ -272,6 +374,15 @@ probe_main(int argc, char **argv)
 	printf("Connected to %s.\n", p->c.peer);
 	p->c.trace = trace;
 	p->c.trace_arg = p;
+	if (tls) {
+		printf("Starting TLS (implicit TLS, RFC 8314) ...\n");
+		if ((k = smtpc_tls_handshake(&p->c, &tlso, err,
+		    sizeof(err))) == -1)
+			goto broken;
+		if (k < 0)
+			goto tls_failed;
+		tls_report(p, &tlso);
+	}
 
 	if (step(p, NULL, err, sizeof(err)) < 0)
 		goto broken;
@@ -290,10 +401,77 @@ probe_main(int argc, char **argv)
 			rc = refused(p, "HELO");
 			goto out;
 		}
+		p->ehlo.text[0] = '\0';
+	} else if (tls) {
+		memcpy(&p->ehlo, &p->r, sizeof(p->ehlo));
+	} else if (!smtpc_has_ext(&p->r, "STARTTLS")) {
+		printf("    STARTTLS: not offered, the mail would travel "
+		    "unencrypted\n");
+		memcpy(&p->ehlo, &p->r, sizeof(p->ehlo));
+	} else if (!starttls) {
+		printf("    STARTTLS: offered (not tried; use --starttls to "
+		    "try it)\n");
+		memcpy(&p->ehlo, &p->r, sizeof(p->ehlo));
 	} else {
-		printf("    STARTTLS: %s\n", smtpc_has_ext(&p->r, "STARTTLS") ?
-		    "offered (not tried: tern probe has no TLS yet)" :
-		    "not offered, the mail would travel unencrypted");
+		printf("    STARTTLS: offered, trying it\n");
+		k = smtpc_starttls(&p->c, &tlso, &p->r, err, sizeof(err));
+		if (p->r.code != 0 && k != -1)
+			explain_reply(&p->r);
+		if (k == -3) {
+			rc = refused(p, "STARTTLS");
+			goto out;
+		}
+		if (k == -1)
+			goto broken;
+		if (k < 0)
+			goto tls_failed;
+		tls_report(p, &tlso);
+		if (step(p, cmd, err, sizeof(err)) < 0)
+			goto broken;
+		if (p->r.code / 100 != 2) {
+			rc = refused(p, "EHLO after STARTTLS");
+			goto out;
+		}
+		memcpy(&p->ehlo, &p->r, sizeof(p->ehlo));
+	}
+	if (auth_user != NULL) {
+		if (p->c.ssl == NULL) {
+			quit(p);
+			verdict(p, EX_UNAVAILABLE, "not logging in: the server "
+			    "does not offer STARTTLS, and the password is only "
+			    "sent encrypted.");
+			rc = EX_UNAVAILABLE;
+			goto out;
+		}
+		if (!p->c.verified && !no_verify) {
+			quit(p);
+			snprintf(what, sizeof(what), "not logging in: the "
+			    "server's certificate does not verify (%s). Use "
+			    "--tls-ca FILE for a private CA, or --tls-no-verify "
+			    "to log in anyway.", p->c.verify_err);
+			verdict(p, EX_UNAVAILABLE, what);
+			rc = EX_UNAVAILABLE;
+			goto out;
+		}
+		k = smtpc_auth(&p->c, &p->ehlo, auth_user, pass, &p->r, err,
+		    sizeof(err));
+		OPENSSL_cleanse(pass, sizeof(pass));
+		if (k == -1)
+			goto broken;
+		if (k < 0) {
+			quit(p);
+			snprintf(what, sizeof(what), "cannot log in: %s.", err);
+			verdict(p, EX_UNAVAILABLE, what);
+			rc = EX_UNAVAILABLE;
+			goto out;
+		}
+		explain_reply(&p->r);
+		if (p->r.code != 235) {
+			rc = refused(p, "the login (AUTH)");
+			if (rc == EX_UNAVAILABLE)
+				rc = EX_NOPERM;
+			goto out;
+		}
 	}
 	snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>", from);
 	if (step(p, cmd, err, sizeof(err)) < 0)
@@ -353,7 +531,14 @@ broken:
 	    rc == EX_TEMPFAIL ? "This is a temporary failure; a mail server "
 	    "would retry later." : "The server does not speak SMTP correctly.");
 	verdict(p, rc, what);
+	goto out;
+tls_failed:
+	smtpc_close(&p->c);
+	snprintf(what, sizeof(what), "TLS failed: %s.", err);
+	verdict(p, EX_UNAVAILABLE, what);
+	rc = EX_UNAVAILABLE;
 out:
+	OPENSSL_cleanse(pass, sizeof(pass));
 	free(p);
 	return rc;
 }

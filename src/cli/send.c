@@ -13,6 +13,13 @@
  * cannot duplicate it. Exit codes follow sysexits.h: EX_TEMPFAIL on 4xx
  * or when the server cannot be reached, EX_NOUSER, EX_DATAERR or
  * EX_UNAVAILABLE on 5xx, EX_USAGE for bad arguments.
+ *
+ * --starttls / --tls encrypt the session (STARTTLS after EHLO, or TLS
+ * from the start on a submissions port); the server's certificate must
+ * verify against the system store or --tls-ca unless --tls-no-verify.
+ * --auth-user logs in (AUTH PLAIN or LOGIN) inside TLS only; the
+ * password comes from $TERN_SMTP_PASSWORD or --auth-password-file, never
+ * from the command line. A refused login ends with EX_NOPERM.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,6 +31,8 @@
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "cli.h"
 #include "smtpc.h"
@@ -52,13 +61,21 @@ const char send_usage[] =
     "  -S HOST:PORT  server to submit to (default: $TERN_SMTP_SERVER,\n"
     "                else 127.0.0.1:25); [v6addr]:port for IPv6\n"
     "  -v            show the SMTP dialogue on standard error\n"
+    "  --starttls    require STARTTLS (fail if the server lacks it)\n"
+    "  --tls         TLS from the start (submissions, port 465 by default)\n"
+    "  --tls-ca FILE trust the CAs in FILE instead of the system's\n"
+    "  --tls-no-verify  do not check the server's certificate\n"
+    "  --auth-user USER  log in (AUTH PLAIN/LOGIN; needs --starttls or\n"
+    "                --tls); the password is read from $TERN_SMTP_PASSWORD\n"
+    "                or from the first line of --auth-password-file FILE\n"
     "Accepted and ignored: -bm -U -odb -odi -odq -oem -oep -oeq -oew\n"
     "-N dsn -R ret -V envid. Not supported: -bs -bd -bp -q and the rest.\n"
     "\n"
     "Exit status (sysexits.h): 0 sent; 75 temporary failure or server\n"
     "unreachable (the message was NOT queued); 67 recipient unknown;\n"
-    "65 message or sender refused; 69 other permanent refusal; 64 usage;\n"
-    "76 the server broke the protocol.\n";
+    "65 message or sender refused; 69 other permanent refusal (also no\n"
+    "STARTTLS or a certificate that does not verify); 77 login refused;\n"
+    "64 usage; 76 the server broke the protocol.\n";
 
 struct send_opts {
 	int extract;   /* -t */
@@ -67,6 +84,11 @@ struct send_opts {
 	const char *from;
 	const char *fullname;
 	const char *server;
+	int starttls;  /* --starttls */
+	int tls;       /* --tls: implicit TLS */
+	struct smtpc_tls_opts tlso;
+	const char *auth_user;
+	char pass[512];
 };
 
 struct rcpts {
@@ -74,12 +96,13 @@ struct rcpts {
 	size_t n;
 };
 
-enum stage { ST_CONNECT, ST_GREETING, ST_EHLO, ST_MAIL, ST_RCPT, ST_DATA,
-	ST_END };
+enum stage { ST_CONNECT, ST_GREETING, ST_EHLO, ST_STARTTLS, ST_AUTH,
+	ST_MAIL, ST_RCPT, ST_DATA, ST_END };
 
 static const char *const stage_cmd[] = {
 	[ST_CONNECT] = "connect", [ST_GREETING] = "the greeting",
-	[ST_EHLO] = "EHLO", [ST_MAIL] = "MAIL FROM:", [ST_RCPT] = "RCPT TO:",
+	[ST_EHLO] = "EHLO", [ST_STARTTLS] = "STARTTLS", [ST_AUTH] = "AUTH",
+	[ST_MAIL] = "MAIL FROM:", [ST_RCPT] = "RCPT TO:",
 	[ST_DATA] = "DATA", [ST_END] = "the end of the message",
 };
 
@@ -328,6 +351,8 @@ exit_for(enum stage st, const struct smtpc_reply *r)
 		    detail == 4) || (subject == 2 && detail == 3))
 			return EX_DATAERR;
 		return EX_UNAVAILABLE;
+	case ST_AUTH:
+		return EX_NOPERM;
 	default:
 		return EX_UNAVAILABLE;
 	}
@@ -353,6 +378,20 @@ not_sent(int rc)
 	return rc;
 }
 
+static void
+tls_note(const struct send_opts *o, const struct smtpc *c)
+{
+	char b[1200];
+
+	if (!o->verbose)
+		return;
+	smtpc_tls_summary(c, b, sizeof(b));
+	fprintf(stderr, "*** TLS: %s\n", b);
+	smtpc_cert_summary(c, b, sizeof(b));
+	fprintf(stderr, "*** certificate: %s (%s)\n", b, c->verified ?
+	    "verified" : c->verify_err);
+}
+
 static int
 dialogue(const struct send_opts *o, const char *sender,
     const struct rcpts *rc, const struct buf *msg, const char *helo)
@@ -362,7 +401,8 @@ dialogue(const struct send_opts *o, const char *sender,
 	char err[512], cmd[ADDR_MAX + 128];
 	int eight = 0, utf8 = 0, rv = EX_OK, refused = 0;
 	size_t i;
-	enum stage st;
+	enum stage st = ST_CONNECT;
+	int k;
 
 	r = xmalloc(sizeof(*r));
 	ehlo = xmalloc(sizeof(*ehlo));
@@ -377,8 +417,8 @@ dialogue(const struct send_opts *o, const char *sender,
 		if ((unsigned char)*p >= 0x80)
 			utf8 = 1;
 
-	if (smtpc_connect(&c, o->server, "25", TIMEOUT_MS, err,
-	    sizeof(err)) < 0) {
+	if (smtpc_connect(&c, o->server, o->tls ? "465" : "25", TIMEOUT_MS,
+	    err, sizeof(err)) < 0) {
 		fprintf(stderr, "tern send: %s\n", err);
 		rv = not_sent(EX_TEMPFAIL);
 		goto out;
@@ -386,6 +426,14 @@ dialogue(const struct send_opts *o, const char *sender,
 	if (o->verbose) {
 		c.trace = trace;
 		fprintf(stderr, "*** connected to %s\n", c.peer);
+	}
+	if (o->tls) {
+		if ((k = smtpc_tls_handshake(&c, &o->tlso, err,
+		    sizeof(err))) == -1)
+			goto broken;
+		if (k < 0)
+			goto tls_failed;
+		tls_note(o, &c);
 	}
 	st = ST_GREETING;
 	if (smtpc_read_reply(&c, r, err, sizeof(err)) < 0)
@@ -406,6 +454,49 @@ dialogue(const struct send_opts *o, const char *sender,
 		if (r->code / 100 != 2)
 			goto refused;
 		ehlo->text[0] = '\0';
+	}
+	if (o->starttls) {
+		st = ST_STARTTLS;
+		if (!smtpc_has_ext(ehlo, "STARTTLS")) {
+			fprintf(stderr, "tern send: %s does not offer STARTTLS, "
+			    "and --starttls requires it\n", c.peer);
+			rv = EX_UNAVAILABLE;
+			goto quit;
+		}
+		k = smtpc_starttls(&c, &o->tlso, r, err, sizeof(err));
+		if (k == -3)
+			goto refused;
+		if (k == -1)
+			goto broken;
+		if (k < 0)
+			goto tls_failed;
+		tls_note(o, &c);
+		/* RFC 3207 4.2: forget what was learnt before TLS */
+		st = ST_EHLO;
+		snprintf(cmd, sizeof(cmd), "EHLO %s", helo);
+		if (smtpc_command(&c, cmd, err, sizeof(err)) < 0 ||
+		    smtpc_read_reply(&c, ehlo, err, sizeof(err)) < 0)
+			goto broken;
+		if (ehlo->code / 100 != 2) {
+			memcpy(r, ehlo, sizeof(*r));
+			goto refused;
+		}
+	}
+	if (o->auth_user != NULL) {
+		st = ST_AUTH;
+		k = smtpc_auth(&c, ehlo, o->auth_user, o->pass, r, err,
+		    sizeof(err));
+		if (k == -1)
+			goto broken;
+		if (k < 0) {
+			fprintf(stderr, "tern send: cannot log in: %s\n", err);
+			rv = EX_UNAVAILABLE;
+			goto quit;
+		}
+		if (r->code != 235)
+			goto refused;
+		if (o->verbose)
+			fprintf(stderr, "*** logged in as %s\n", o->auth_user);
 	}
 	st = ST_MAIL;
 	snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>", sender);
@@ -482,6 +573,12 @@ broken:
 	rv = not_sent(strstr(err, "not an SMTP reply") != NULL ||
 	    strstr(err, "changed the reply code") != NULL ? EX_PROTOCOL :
 	    EX_TEMPFAIL);
+	goto out;
+tls_failed:
+	/* a certificate that does not verify will not fix itself */
+	fprintf(stderr, "tern send: %s\n", err);
+	smtpc_close(&c);
+	rv = not_sent(EX_UNAVAILABLE);
 out:
 	free(r);
 	free(ehlo);
@@ -552,6 +649,9 @@ send_main(int argc, char **argv)
 	uint32_t rnd = 0;
 	struct tm tm;
 	time_t now;
+	const char *pwfile = NULL, *pw;
+	int no_verify = 0;
+	char err[512];
 	const char *a, *ignored_arg[] = { "-N", "-R", "-V", "-B", "-L", "-X" };
 	static const char *const ignored[] = {
 		"-bm", "-U", "-odb", "-odi", "-odq", "-odf", "-oem", "-oep",
@@ -573,6 +673,36 @@ send_main(int argc, char **argv)
 		if (strcmp(a, "-oi") == 0) {
 			o.ignore_dot = 1;
 			continue;
+		}
+		if (strcmp(a, "--starttls") == 0) {
+			o.starttls = 1;
+			continue;
+		}
+		if (strcmp(a, "--tls") == 0) {
+			o.tls = 1;
+			continue;
+		}
+		if (strcmp(a, "--tls-no-verify") == 0) {
+			no_verify = 1;
+			continue;
+		}
+		if (strcmp(a, "--tls-ca") == 0 ||
+		    strcmp(a, "--auth-user") == 0 ||
+		    strcmp(a, "--auth-password-file") == 0) {
+			if (++k >= argc)
+				goto needarg;
+			if (a[2] == 't')
+				o.tlso.ca_file = argv[k];
+			else if (a[7] == 'u')
+				o.auth_user = argv[k];
+			else
+				pwfile = argv[k];
+			continue;
+		}
+		if (a[1] == '-') {
+			fprintf(stderr, "tern send: unknown option %s\n%s", a,
+			    send_usage);
+			return EX_USAGE;
 		}
 		for (i = 0; i < ARRAY_LEN(ignored); i++)
 			if (strcmp(a, ignored[i]) == 0)
@@ -621,6 +751,47 @@ send_main(int argc, char **argv)
 				return EX_USAGE;
 			}
 		}
+	}
+	o.tlso.verify = !no_verify;
+	if (o.starttls && o.tls) {
+		fprintf(stderr, "tern send: --starttls and --tls exclude each "
+		    "other\n");
+		return EX_USAGE;
+	}
+	if (o.auth_user != NULL) {
+		if (!o.starttls && !o.tls) {
+			fprintf(stderr, "tern send: --auth-user needs "
+			    "--starttls or --tls (the password is only sent "
+			    "encrypted)\n");
+			return EX_USAGE;
+		}
+		if (*o.auth_user == '\0' || strpbrk(o.auth_user, "\r\n")) {
+			fprintf(stderr, "tern send: bad --auth-user\n");
+			return EX_USAGE;
+		}
+		if (pwfile != NULL) {
+			if (smtpc_read_secret(pwfile, o.pass, sizeof(o.pass),
+			    err, sizeof(err)) < 0) {
+				fprintf(stderr, "tern send: %s\n", err);
+				return EX_USAGE;
+			}
+		} else if ((pw = getenv("TERN_SMTP_PASSWORD")) != NULL) {
+			if (strlen(pw) >= sizeof(o.pass)) {
+				fprintf(stderr, "tern send: $TERN_SMTP_PASSWORD "
+				    "is too long\n");
+				return EX_USAGE;
+			}
+			snprintf(o.pass, sizeof(o.pass), "%s", pw);
+		} else {
+			fprintf(stderr, "tern send: --auth-user needs the "
+			    "password in $TERN_SMTP_PASSWORD or a "
+			    "--auth-password-file\n");
+			return EX_USAGE;
+		}
+	} else if (pwfile != NULL) {
+		fprintf(stderr, "tern send: --auth-password-file without "
+		    "--auth-user\n");
+		return EX_USAGE;
 	}
 	for (; k < argc; k++) {
 		/* sendmail also takes "a@b, c@d" as one argument */
@@ -728,6 +899,7 @@ send_main(int argc, char **argv)
 	rv = dialogue(&o, sender, &rc, &out, host);
 	buf_free(&out);
 done:
+	OPENSSL_cleanse(o.pass, sizeof(o.pass));
 	free(h);
 	for (i = 0; i < rc.n; i++)
 		free(rc.v[i]);

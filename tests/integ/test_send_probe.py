@@ -286,3 +286,289 @@ def test_probe_usage():
     assert run_tern(["probe", "127.0.0.1"]).returncode == 64
     assert run_tern(["probe", "127.0.0.1", "--to"]).returncode == 64
     assert run_tern(["probe", "--help"]).returncode == 0
+
+
+# ---- against a real ternd: plain, STARTTLS, implicit TLS, AUTH --------------
+#
+# The certificate is self-signed for "localhost" (it is its own CA, given
+# with --tls-ca), so the clients connect to localhost:PORT and the host
+# name check passes; 127.0.0.1 is not in it, which gives a failing check.
+
+from conftest import BASE_CONFIG, Ternd  # noqa: E402
+from tls_helpers import (USERS, Ports, make_pair, parse_trace,  # noqa: E402
+                         tls_config, write_users)
+
+TMSG = (b"From: alice@example.test\n"
+        b"To: bob@example.test\n"
+        b"Subject: over tls\n"
+        b"Date: Mon, 1 Jan 2024 10:00:00 +0000\n"
+        b"Message-ID: <tls1@example.test>\n"
+        b"\n"
+        b"secret body\n"
+        b".dot line\n")
+
+TMSG_CRLF = (b"From: alice@example.test\r\n"
+             b"To: bob@example.test\r\n"
+             b"Subject: over tls\r\n"
+             b"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+             b"Message-ID: <tls1@example.test>\r\n"
+             b"\r\n"
+             b"secret body\r\n"
+             b".dot line\r\n")
+
+
+class TLSServer:
+    def __init__(self, t, ports, pair):
+        self.t, self.ports, self.pair = t, ports, pair
+        self.ca = str(pair.cert)
+
+
+@pytest.fixture
+def tls_ternd(tmp_path):
+    pair = make_pair(tmp_path / "certs", "srv", "localhost")
+    users = write_users(tmp_path / "users", USERS)
+    ports = Ports()
+    t = Ternd(tmp_path, config=tls_config(ports, pairs=[pair], users=users))
+    t.start()
+    yield TLSServer(t, ports, pair)
+    t.stop()
+    assert not t.sanitizer_report(), t.log_text()
+
+
+@pytest.fixture
+def plain_ternd(tmp_path):
+    t = Ternd(tmp_path, config=BASE_CONFIG)
+    t.start()
+    yield t
+    t.stop()
+    assert not t.sanitizer_report(), t.log_text()
+
+
+def tsend(server, args, msg=TMSG, password=USERS["alice"], **kw):
+    env = {"TERN_SMTP_PASSWORD": password} if password is not None else {}
+    return run_tern(["send", "-S", server] + args, input=msg, env=env, **kw)
+
+
+def test_send_plain_to_ternd_delivers(plain_ternd):
+    t = plain_ternd
+    r = tsend("127.0.0.1:%d" % t.port,
+              ["-i", "-f", "carol@example.org", "bob@example.test"],
+              password=None)
+    assert r.returncode == 0, r.stderr
+    msgs = t.messages("bob")
+    assert len(msgs) == 1
+    tr = parse_trace(msgs[0])
+    assert tr.return_path == "carol@example.org"
+    assert tr.proto == "ESMTP"
+    assert tr.tls is None and tr.auth is None
+    assert tr.body == TMSG_CRLF
+
+
+def test_send_plain_to_ternd_unknown_user(plain_ternd):
+    t = plain_ternd
+    r = tsend("127.0.0.1:%d" % t.port, ["-i", "nosuchuser@example.test"],
+              password=None)
+    assert r.returncode == 67, r.stderr  # EX_NOUSER
+    err = r.stderr.decode()
+    assert "550 5.1.1" in err
+    assert "This means:" in err
+    assert t.messages("bob") == []
+
+
+def test_send_to_ternd_port_closed():
+    r = tsend("127.0.0.1:%d" % closed_port(), ["bob@example.test"],
+              password=None)
+    assert r.returncode == 75
+    assert b"Connection refused" in r.stderr
+
+
+def test_send_starttls_auth_submission(tls_ternd):
+    s = tls_ternd
+    r = tsend("localhost:%d" % s.ports.sub,
+              ["-v", "-i", "--starttls", "--tls-ca", s.ca,
+               "--auth-user", "alice", "-f", "alice@example.test",
+               "bob@example.test"])
+    assert r.returncode == 0, r.stderr
+    err = r.stderr.decode()
+    assert ">>> STARTTLS" in err
+    assert "*** TLS: TLSv1." in err
+    assert "(verified)" in err
+    assert ">>> AUTH PLAIN (credentials hidden)" in err
+    assert "<<< 235 " in err
+    assert b64_secret_absent(err, "alice", USERS["alice"])
+    msgs = s.t.messages("bob")
+    assert len(msgs) == 1
+    tr = parse_trace(msgs[0])
+    assert tr.proto == "ESMTPSA"
+    assert tr.tls is not None
+    assert tr.return_path == "alice@example.test"
+    assert tr.body == TMSG_CRLF
+    assert b"with ESMTPSA id" in msgs[0]
+
+
+def b64_secret_absent(text, user, password):
+    import base64
+    enc = base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
+    return enc not in text and password not in text
+
+
+def test_send_password_file(tls_ternd, tmp_path):
+    s = tls_ternd
+    pw = tmp_path / "pw"
+    pw.write_text(USERS["bob"] + "\n")
+    r = tsend("localhost:%d" % s.ports.sub,
+              ["-i", "--starttls", "--tls-ca", s.ca, "--auth-user", "bob",
+               "--auth-password-file", str(pw), "-f", "bob@example.test",
+               "alice@example.test"], password=None)
+    assert r.returncode == 0, r.stderr
+    assert len(s.t.messages("alice")) == 1
+
+
+def test_send_wrong_password(tls_ternd):
+    s = tls_ternd
+    r = tsend("localhost:%d" % s.ports.sub,
+              ["-i", "--starttls", "--tls-ca", s.ca, "--auth-user", "alice",
+               "-f", "alice@example.test", "bob@example.test"],
+              password="Xy9-not-it")
+    assert r.returncode == 77, r.stderr  # EX_NOPERM
+    err = r.stderr.decode()
+    assert "refused AUTH" in err
+    assert re.search(r"^  535 5\.7\.8 ", err, re.M), err
+    assert "This means:" in err
+    assert "NOT sent to anyone" in err
+    assert "Xy9-not-it" not in err
+    assert s.t.messages("bob") == []
+
+
+def test_send_implicit_tls_submissions(tls_ternd):
+    s = tls_ternd
+    r = tsend("localhost:%d" % s.ports.subs,
+              ["-i", "--tls", "--tls-ca", s.ca, "--auth-user", "alice",
+               "-f", "alice@example.test", "bob@example.test"])
+    assert r.returncode == 0, r.stderr
+    msgs = s.t.messages("bob")
+    assert len(msgs) == 1
+    assert parse_trace(msgs[0]).proto == "ESMTPSA"
+
+
+def test_send_certificate_not_trusted(tls_ternd):
+    s = tls_ternd
+    # no --tls-ca: the self-signed certificate is not in the system store
+    r = tsend("localhost:%d" % s.ports.sub,
+              ["-i", "--starttls", "--auth-user", "alice",
+               "-f", "alice@example.test", "bob@example.test"])
+    assert r.returncode == 69, r.stderr
+    assert b"does not verify" in r.stderr
+    assert s.t.messages("bob") == []
+    # the right CA, but a name the certificate is not for
+    r = tsend("127.0.0.1:%d" % s.ports.sub,
+              ["-i", "--starttls", "--tls-ca", s.ca, "--auth-user", "alice",
+               "-f", "alice@example.test", "bob@example.test"])
+    assert r.returncode == 69, r.stderr
+    assert b"does not verify" in r.stderr
+    # told not to check
+    r = tsend("127.0.0.1:%d" % s.ports.sub,
+              ["-i", "--starttls", "--tls-no-verify", "--auth-user", "alice",
+               "-f", "alice@example.test", "bob@example.test"])
+    assert r.returncode == 0, r.stderr
+    assert len(s.t.messages("bob")) == 1
+
+
+def test_send_starttls_not_offered(plain_ternd):
+    t = plain_ternd
+    r = tsend("127.0.0.1:%d" % t.port,
+              ["-i", "--starttls", "bob@example.test"], password=None)
+    assert r.returncode == 69, r.stderr
+    err = r.stderr.decode()
+    assert "does not offer STARTTLS" in err
+    assert "NOT sent" in err
+    assert t.messages("bob") == []
+
+
+def test_send_tls_usage():
+    for args in (["--auth-user", "alice", "bob@example.test"],  # no TLS
+                 ["--starttls", "--tls", "bob@example.test"],
+                 ["--tls-ca"],
+                 ["--starttls", "--auth-user", "alice", "bob@example.test"],
+                 ["--bogus", "bob@example.test"]):
+        r = run_tern(["send", "-S", "127.0.0.1:%d" % closed_port()] + args,
+                     input=b"x\n")
+        assert r.returncode == 64, (args, r.stderr)
+
+
+def test_probe_starttls(tls_ternd):
+    s = tls_ternd
+    # the smtp listener: no login needed to mail a local mailbox
+    r = run_tern(["probe", "localhost:%d" % s.t.port, "--starttls",
+                  "--tls-ca", s.ca, "--from", "alice@example.test",
+                  "--to", "bob@example.test"])
+    out = r.stdout.decode()
+    assert r.returncode == 0, out
+    assert "STARTTLS: offered, trying it" in out
+    assert ">>> STARTTLS" in out
+    assert "<<< 220 2.0.0" in out
+    assert re.search(r"^    TLS: TLSv1\.[23] with cipher \S+ \(\d+ bits\)$",
+                     out, re.M), out
+    assert "certificate: subject CN=localhost,O=tern tests; issuer " \
+        "CN=localhost,O=tern tests; expires " in out
+    assert "certificate check: verified" in out
+    assert out.count(">>> EHLO ") == 2
+    assert "Verdict: this mail would be accepted" in out
+
+
+def test_probe_starttls_unverified_and_auth(tls_ternd):
+    s = tls_ternd
+    base = ["probe", "127.0.0.1:%d" % s.ports.sub, "--starttls",
+            "--tls-ca", s.ca, "--from", "alice@example.test",
+            "--to", "bob@example.test", "--auth-user", "alice"]
+    env = {"TERN_SMTP_PASSWORD": USERS["alice"]}
+    r = run_tern(base, env=env)
+    out = r.stdout.decode()
+    assert "certificate check: FAILED" in out
+    assert r.returncode == 69, out
+    assert "not logging in" in out
+    assert ">>> AUTH" not in out
+    r = run_tern(base + ["--tls-no-verify"], env=env)
+    out = r.stdout.decode()
+    assert r.returncode == 0, out
+    assert ">>> AUTH PLAIN (credentials hidden)" in out
+    assert "<<< 235 2.7.0" in out
+    assert USERS["alice"] not in out
+    r = run_tern(base + ["--tls-no-verify"],
+                 env={"TERN_SMTP_PASSWORD": "nope"})
+    out = r.stdout.decode()
+    assert r.returncode == 77, out
+    assert "<<< 535 5.7.8" in out
+    assert "Verdict: this mail would NOT be accepted: the login (AUTH)" in out
+
+
+def test_probe_implicit_tls(tls_ternd):
+    s = tls_ternd
+    r = run_tern(["probe", "localhost:%d" % s.ports.subs, "--tls",
+                  "--tls-ca", s.ca, "--to", "bob@example.test",
+                  "--from", "alice@example.test", "--auth-user", "alice"],
+                 env={"TERN_SMTP_PASSWORD": USERS["alice"]})
+    out = r.stdout.decode()
+    assert r.returncode == 0, out
+    assert "    TLS: TLSv1." in out
+    assert "certificate check: verified" in out
+    assert out.index("    TLS: ") < out.index("<<< 220 ")
+    assert "Verdict: this mail would be accepted" in out
+
+
+def test_probe_starttls_not_offered(plain_ternd):
+    t = plain_ternd
+    r = run_tern(["probe", "127.0.0.1:%d" % t.port, "--starttls",
+                  "--to", "bob@example.test"])
+    out = r.stdout.decode()
+    assert r.returncode == 0, out
+    assert "STARTTLS: not offered" in out
+    assert ">>> STARTTLS" not in out
+
+
+def test_probe_offered_not_tried(tls_ternd):
+    s = tls_ternd
+    r = run_tern(["probe", "127.0.0.1:%d" % s.t.port,
+                  "--to", "bob@example.test"])
+    assert r.returncode == 0, r.stdout
+    assert b"STARTTLS: offered (not tried; use --starttls" in r.stdout
