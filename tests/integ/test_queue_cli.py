@@ -88,8 +88,10 @@ class Spool:
         (self.dir / "msg").mkdir(parents=True)
         (self.dir / "env").mkdir()
 
-    def add(self, qid, sender, rcpts, arrival=NOW - 7500, flags="",
+    def add(self, qid, sender, rcpts, arrival=None, flags="",
             warned=0, serial=1, body=None):
+        if arrival is None:
+            arrival = NOW - 7500
         body = body or (
             "Return-Path: <%s>\r\nReceived: from c ([192.0.2.9])\r\n"
             "\tby mail.example.test (tern) with ESMTP id %s;\r\n"
@@ -119,6 +121,14 @@ class Spool:
 
 def queue(spool, *args, **kw):
     return run_tern(["queue", "--spool", str(spool.dir), *args], **kw)
+
+
+@pytest.fixture(autouse=True)
+def fresh_now():
+    """Times in a test are relative to its own start, not the module's
+    import: a slow machine must not shift "2h 5m ago" to "2h 6m ago"."""
+    global NOW
+    NOW = int(time.time())
 
 
 @pytest.fixture
