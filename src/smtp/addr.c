@@ -142,8 +142,14 @@ addr_valid_literal(const char *s, size_t len)
 		return 0;
 	s++;
 	n = len - 2;
-	if (n >= sizeof(tmp))
+	if (memchr(s, '\0', n) != NULL)
+		return 0;
+	if (n >= sizeof(tmp)) {
+		/* too long for any IP literal; an IPv6 tag never goes general */
+		if (n > 5 && strncasecmp(s, "IPv6:", 5) == 0)
+			return 0;
 		goto general;
+	}
 	memcpy(tmp, s, n);
 	tmp[n] = '\0';
 	if (inet_pton(AF_INET, tmp, bin) == 1)
@@ -156,12 +162,18 @@ general:
 	colon = memchr(s, ':', n);
 	if (colon == NULL || colon == s || colon == s + n - 1)
 		return 0;
-	for (i = 0; s + i < colon; i++)
-		if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '-')
+	{
+		int letter = 0;
+
+		for (i = 0; s + i < colon; i++) {
+			if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '-')
+				return 0;
+			letter |= is_alpha(s[i]);
+		}
+		/* Standardized-tag = Ldh-str: not all digits, not ending '-' */
+		if (s[i - 1] == '-' || !letter)
 			return 0;
-	if (s[i - 1] == '-')
-		return 0;
-	/* an all-digit tag would be mistaken for an IPv4 literal */
+	}
 	for (i++; i < n; i++) {
 		int c = (unsigned char)s[i];
 

@@ -105,6 +105,7 @@ proto_reply(struct proto *p, enum reply_id id, const char *detail)
 	if (p->hook != NULL)
 		p->hook(p, id, detail);
 	if (r->flags & RF_CLOSE) {
+		auth_clear(p);
 		txn_reset(p);
 		p->state = PS_CLOSED;
 		return;
@@ -932,6 +933,8 @@ proto_tls_started(struct proto *p, const char *info)
 	p->relay_ok = p->relay_net;
 	p->tls = 1;
 	snprintf(p->tls_info, sizeof(p->tls_info), "%s", info);
+	/* a shutdown that came during the handshake is due now */
+	after_message(p);
 }
 
 /* ---- AUTH (RFC 4954: PLAIN, RFC 4616; LOGIN) ---- */
