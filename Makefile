@@ -52,7 +52,7 @@ integ: asan
 # Every test: unit (normal and sanitizer builds), golden, end to end
 # (sanitizer build), then each fuzz target for TEST_FUZZ_SECONDS (CI: 60).
 test: deps unit golden integ
-	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+	FUZZ_JOBS=2 $(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
 # ternd against Postfix and OpenSMTPD (installs them; see bench/README.md).
 # Not part of `make test`: it measures, it does not check.
