@@ -693,10 +693,10 @@ end_of_message(struct proto *p)
 	else if (!space_ok(p, t->body.len + TRACE_HEADERS_MAX))
 		id = R_NO_SPACE;
 	if (id != R__COUNT) {
+		/* proto_feed's loop delivers a pending shutdown next */
 		p->state = PS_READY;
 		proto_reply(p, id, NULL);
 		txn_reset(p);
-		after_message(p);
 		return;
 	}
 	/* the server commits it and calls proto_commit_done() */
@@ -798,24 +798,32 @@ cmd_quit(struct proto *p, const char *arg)
 	proto_reply(p, R_QUIT, NULL);
 }
 
+/* "<x>" -> "x" (for replies that add their own brackets) */
+static const char *
+unbracket(const char *arg, char *out, size_t cap)
+{
+	size_t n = strlen(arg);
+
+	if (n >= 2 && arg[0] == '<' && arg[n - 1] == '>')
+		snprintf(out, cap, "%.*s", (int)(n - 2), arg + 1);
+	else
+		snprintf(out, cap, "%s", arg);
+	return out;
+}
+
 /* a VRFY/EXPN argument ("user", "user@dom", "<user@dom>") to a lookup */
 static int
 lookup_arg(struct proto *p, const char *arg, const struct mbox **boxes,
     size_t max, char *text, size_t cap)
 {
-	char tmp[ADDR_PATH_MAX + 1];
+	/* one octet more than a path may have: a cut name is too long */
+	char tmp[ADDR_PATH_MAX + 2];
 	const char *dom;
 	char *at;
-	size_t n = strlen(arg);
+	size_t n = strlen(unbracket(arg, tmp, sizeof(tmp)));
 
-	if (n >= 2 && arg[0] == '<' && arg[n - 1] == '>') {
-		arg++;
-		n -= 2;
-	}
-	if (n == 0 || n >= sizeof(tmp))
+	if (n == 0 || n > ADDR_PATH_MAX)
 		return 0;
-	memcpy(tmp, arg, n);
-	tmp[n] = '\0';
 	str_lower(tmp);
 	at = strrchr(tmp, '@');
 	if (at != NULL) {
@@ -828,19 +836,6 @@ lookup_arg(struct proto *p, const char *arg, const struct mbox **boxes,
 		return 0;
 	snprintf(text, cap, "%s@%s", tmp, dom);
 	return conf_resolve(p->conf, tmp, dom, boxes, max);
-}
-
-/* "<x>" -> "x" (for replies that add their own brackets) */
-static const char *
-unbracket(const char *arg, char *out, size_t cap)
-{
-	size_t n = strlen(arg);
-
-	if (n >= 2 && arg[0] == '<' && arg[n - 1] == '>')
-		snprintf(out, cap, "%.*s", (int)(n - 2), arg + 1);
-	else
-		snprintf(out, cap, "%s", arg);
-	return out;
 }
 
 static void

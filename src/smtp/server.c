@@ -53,10 +53,9 @@
 static void greet_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_watch_close(struct smtp_conn *c);
 
-/* ---- per-address connection counts ---- */
+/* ---- per-address entries: open sessions and AUTH failures ---- */
 
-/* ip_hash - bucket of an address in the per-address tables */
-unsigned
+static unsigned
 ip_hash(const char *ip)
 {
 	unsigned h = 2166136261u;
@@ -66,31 +65,33 @@ ip_hash(const char *ip)
 	return h % IPTAB_SIZE;
 }
 
-static struct ipcount *
-ip_get(struct server *s, const char *ip, int create)
+/* peer_get - the entry for ip, made when missing; NULL when out of memory */
+struct peer *
+peer_get(struct server *s, const char *ip)
 {
 	unsigned h = ip_hash(ip);
-	struct ipcount *e;
+	struct peer *e;
 
-	for (e = s->iptab[h]; e != NULL; e = e->next)
+	for (e = s->peers[h]; e != NULL; e = e->next)
 		if (strcmp(e->ip, ip) == 0)
 			return e;
-	if (!create || (e = calloc(1, sizeof(*e))) == NULL)
+	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
 	snprintf(e->ip, sizeof(e->ip), "%s", ip);
-	e->next = s->iptab[h];
-	s->iptab[h] = e;
+	e->next = s->peers[h];
+	s->peers[h] = e;
 	return e;
 }
 
-static void
-ip_put(struct server *s, struct ipcount *e)
+/* peer_release - forget e once it holds nothing: no session, no failure */
+void
+peer_release(struct server *s, struct peer *e)
 {
-	struct ipcount **pp;
+	struct peer **pp;
 
-	if (--e->n > 0)
+	if (e->conns > 0 || e->auth_fails > 0)
 		return;
-	for (pp = &s->iptab[ip_hash(e->ip)]; *pp != NULL; pp = &(*pp)->next) {
+	for (pp = &s->peers[ip_hash(e->ip)]; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == e) {
 			*pp = e->next;
 			free(e);
@@ -147,8 +148,10 @@ conn_free(struct smtp_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->nconns--;
-	if (c->ipc)
-		ip_put(s, c->ipc);
+	if (c->peer) {
+		c->peer->conns--;
+		peer_release(s, c->peer);
+	}
 	if (c->greet_ev)
 		event_free(c->greet_ev);
 	if (c->auth_ev)
@@ -603,7 +606,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	const struct conf *cf = s->conf;
 	char ip[64] = "unknown";
 	struct smtp_conn *c;
-	struct ipcount *e;
+	struct peer *e;
 	int one = 1;
 
 	if (sa->sa_family == AF_INET)
@@ -620,25 +623,25 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		refuse(s, fd, R_CONN_LIMIT, ip);
 		return;
 	}
-	e = ip_get(s, ip, 1);
+	e = peer_get(s, ip);
 	if (e == NULL) {
 		refuse(s, fd, R_LOCAL_ERR, ip);
 		return;
 	}
-	e->n++;
 	if (cf->max_connections_per_ip != 0 &&
-	    e->n > cf->max_connections_per_ip) {
-		ip_put(s, e);
+	    e->conns >= cf->max_connections_per_ip) {
+		peer_release(s, e);
 		refuse(s, fd, R_CONN_LIMIT_IP, ip);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		ip_put(s, e);
+		peer_release(s, e);
 		refuse(s, fd, R_LOCAL_ERR, ip);
 		return;
 	}
-	c->ipc = e;
+	e->conns++;
+	c->peer = e;
 	c->srv = s;
 	c->role = lis->role;
 	snprintf(c->id, sizeof(c->id), "%06lx", s->next_id++ & 0xffffffUL);
@@ -947,16 +950,15 @@ server_free(struct server *s)
 		evconnlistener_free(s->listeners[i].l);
 	free(s->listeners);
 	for (size_t i = 0; i < IPTAB_SIZE; i++) {
-		while (s->iptab[i] != NULL) {
-			struct ipcount *e = s->iptab[i];
+		while (s->peers[i] != NULL) {
+			struct peer *e = s->peers[i];
 
-			s->iptab[i] = e->next;
+			s->peers[i] = e->next;
 			free(e);
 		}
 	}
 	tls_ctx_free(s->tls);
 	users_free(s->users);
-	server_auth_free(s);
 	event_free(s->reap_ev);
 	event_free(s->resume_ev);
 	event_free(s->space_ev);

@@ -4,7 +4,8 @@
  * The engine collects a user name and password (PLAIN or LOGIN); here the
  * password is checked against the users file with crypt(3) on a pool
  * worker, since yescrypt is slow by design. Failures from one address are
- * remembered: each failed attempt delays its 535 a little more, and after
+ * remembered in its struct peer, which outlives its sessions: each failed
+ * attempt delays its 535 a little more, and after
  * auth_max_failures in a row the address gets 421 4.7.0 on every AUTH for
  * the next AUTH_PENALTY seconds. Passwords are never logged.
  */
@@ -41,39 +42,15 @@ server_load_users(struct server *s, struct users **out, char *err,
 	return *out == NULL ? -1 : 0;
 }
 
-static struct authfail *
-fail_get(struct server *s, const char *ip, int create)
+/* failures in a row from c's address; forgiven after AUTH_PENALTY */
+static unsigned
+auth_fails(const struct smtp_conn *c)
 {
-	unsigned h = ip_hash(ip);
-	struct authfail *f;
+	struct peer *e = c->peer;
 
-	for (f = s->authtab[h]; f != NULL; f = f->next)
-		if (strcmp(f->ip, ip) == 0)
-			break;
-	if (f != NULL && time(NULL) - f->last > AUTH_PENALTY)
-		f->n = 0; /* forgiven */
-	if (f == NULL && create && (f = calloc(1, sizeof(*f))) != NULL) {
-		snprintf(f->ip, sizeof(f->ip), "%s", ip);
-		f->next = s->authtab[h];
-		s->authtab[h] = f;
-	}
-	return f;
-}
-
-static void
-fail_clear(struct server *s, const char *ip)
-{
-	struct authfail **pp = &s->authtab[ip_hash(ip)];
-
-	for (; *pp != NULL; pp = &(*pp)->next) {
-		if (strcmp((*pp)->ip, ip) == 0) {
-			struct authfail *f = *pp;
-
-			*pp = f->next;
-			free(f);
-			return;
-		}
-	}
+	if (e->auth_fails > 0 && time(NULL) - e->auth_last > AUTH_PENALTY)
+		e->auth_fails = 0;
+	return e->auth_fails;
 }
 
 static void
@@ -129,8 +106,8 @@ auth_done(struct pool_job *job)
 	struct auth_job *j = (struct auth_job *)job;
 	struct smtp_conn *c = j->c;
 	struct server *s = c->srv;
-	struct authfail *f;
 	struct timeval tv = { 0, 0 };
+	unsigned n;
 
 	if (c->gone) {
 		job_free(j);
@@ -141,7 +118,7 @@ auth_done(struct pool_job *job)
 	log_info("conn=%s ev=auth client=%s user=\"%s\" result=%s", c->id,
 	    c->proto.client_ip, j->user, j->ok ? "ok" : "failed");
 	if (j->ok) {
-		fail_clear(s, c->proto.client_ip);
+		c->peer->auth_fails = 0;
 		job_free(j);
 		c->auth = NULL;
 		proto_auth_done(&c->proto, 1);
@@ -150,18 +127,16 @@ auth_done(struct pool_job *job)
 		conn_process(c);
 		return;
 	}
-	f = fail_get(s, c->proto.client_ip, 1);
-	if (f != NULL) {
-		f->n++;
-		f->last = time(NULL);
-		if (f->n >= s->conf->auth_max_failures) {
-			job_free(j);
-			c->auth = NULL;
-			too_many(c, f->n);
-			return;
-		}
-		tv.tv_sec = f->n < AUTH_DELAY_MAX ? f->n : AUTH_DELAY_MAX;
+	n = auth_fails(c) + 1;
+	c->peer->auth_fails = n;
+	c->peer->auth_last = time(NULL);
+	if (n >= s->conf->auth_max_failures) {
+		job_free(j);
+		c->auth = NULL;
+		too_many(c, n);
+		return;
 	}
+	tv.tv_sec = n < AUTH_DELAY_MAX ? n : AUTH_DELAY_MAX;
 	/* slow the next guess down; the session waits with c->auth set */
 	if (c->auth_ev == NULL)
 		c->auth_ev = evtimer_new(s->base, delay_cb, c);
@@ -175,12 +150,12 @@ server_auth_begin(struct smtp_conn *c)
 {
 	struct server *s = c->srv;
 	struct proto *p = &c->proto;
-	struct authfail *f = fail_get(s, p->client_ip, 0);
+	unsigned n = auth_fails(c);
 	const char *hash;
 	struct auth_job *j;
 
-	if (f != NULL && f->n >= s->conf->auth_max_failures) {
-		too_many(c, f->n);
+	if (n >= s->conf->auth_max_failures) {
+		too_many(c, n);
 		return;
 	}
 	j = calloc(1, sizeof(*j));
@@ -199,18 +174,4 @@ server_auth_begin(struct smtp_conn *c)
 	c->auth = j;
 	bufferevent_disable(c->bev, EV_READ);
 	pool_submit(s->pool, &j->job);
-}
-
-/* server_auth_free - forget the failure table */
-void
-server_auth_free(struct server *s)
-{
-	for (size_t i = 0; i < IPTAB_SIZE; i++) {
-		while (s->authtab[i] != NULL) {
-			struct authfail *f = s->authtab[i];
-
-			s->authtab[i] = f->next;
-			free(f);
-		}
-	}
 }

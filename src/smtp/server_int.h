@@ -25,9 +25,12 @@
 #define SPACE_INTERVAL 2         /* seconds between free-space checks */
 #define CLOSE_CHECKS_MAX 500     /* 10 s of 20 ms polls for a last reply */
 
-struct ipcount {
-	struct ipcount *next;
-	unsigned n;
+/* what the server remembers about one client address */
+struct peer {
+	struct peer *next;
+	unsigned conns;      /* sessions open now */
+	unsigned auth_fails; /* failed AUTH attempts in a row */
+	time_t auth_last;    /* when the last one failed */
 	char ip[64];
 };
 
@@ -40,19 +43,12 @@ struct listener {
 	enum listen_role role;
 };
 
-struct authfail {
-	struct authfail *next;
-	unsigned n;          /* failures in a row */
-	time_t last;
-	char ip[64];
-};
-
 struct smtp_conn {
 	struct server *srv;
 	struct bufferevent *bev;
 	struct proto proto;
 	char id[16];
-	struct ipcount *ipc;
+	struct peer *peer;         /* its address's entry (never NULL) */
 	enum listen_role role;
 	struct commit_req *commit; /* in flight, or NULL */
 	struct auth_job *auth;     /* password check in flight, or NULL */
@@ -84,7 +80,6 @@ struct server {
 	struct queue *queue;       /* told about messages queued for relay */
 	void (*on_idle)(void *);   /* after shutdown, when no session is left */
 	void *on_idle_arg;
-	struct authfail *authtab[IPTAB_SIZE];
 	struct event *reap_ev;
 	struct event *space_ev;
 	struct event *resume_ev;
@@ -99,7 +94,7 @@ struct server {
 	int shutting_down;
 	int accept_paused;
 	unsigned long next_id;
-	struct ipcount *iptab[IPTAB_SIZE];
+	struct peer *peers[IPTAB_SIZE]; /* by address: sessions, AUTH failures */
 };
 
 
@@ -108,7 +103,8 @@ void conn_flush(struct smtp_conn *c);
 void conn_drop(struct smtp_conn *c);
 void conn_reap(struct smtp_conn *c);
 void conn_set_callbacks(struct smtp_conn *c);
-unsigned ip_hash(const char *ip);
+struct peer *peer_get(struct server *s, const char *ip);
+void peer_release(struct server *s, struct peer *e);
 
 /* server_tls.c */
 int server_load_tls(struct server *s, int strict, SSL_CTX **out, char *err,
@@ -122,6 +118,5 @@ void server_tls_error(struct smtp_conn *c);
 int server_load_users(struct server *s, struct users **out, char *err,
     size_t errlen);
 void server_auth_begin(struct smtp_conn *c);
-void server_auth_free(struct server *s);
 
 #endif
