@@ -3,13 +3,15 @@
  * disk under DIR allows, without any SMTP: the floor of what a server
  * that fsyncs can acknowledge.
  *
- *   fsync_rate -d DIR [-t THREADS] [-s SECONDS] [-n MAX] [-b BYTES]
+ *   fsync_rate -d DIR [-t THREADS] [-s SECONDS] [-n MAX] [-b BYTES] [-u]
  *
  * Each thread repeats the chain a durable Maildir delivery needs:
  *   open(tmp/N, O_CREAT|O_EXCL) + write BYTES + fsync + close,
  *   rename(tmp/N, new/N), fsync(new/)
  * in one shared tmp/ and new/ (one mailbox, as the benchmark's), for
- * SECONDS or until MAX chains in total. Prints one JSON line:
+ * SECONDS or until MAX chains in total. With -u both fsyncs are left out:
+ * the file-system work alone, the ceiling for unsafe_no_fsync. Prints one
+ * JSON line:
  *   {"threads":T,"ops":N,"seconds":S,"rate":R,"p50_ms":..,"p99_ms":..}
  * The files are removed afterwards. Bounded in time and count.
  */
@@ -28,6 +30,7 @@
 
 static const char *dir;
 static double seconds = 3.0;
+static int sync_on = 1;
 static long max_ops = 200000;
 static size_t bytes = 1024;
 static char *payload;
@@ -83,18 +86,20 @@ run(void *arg)
 			die(tmp);
 		if (write(fd, payload, bytes) != (ssize_t)bytes)
 			die("write");
-		if (fsync(fd) < 0)
+		if (sync_on && fsync(fd) < 0)
 			die("fsync");
 		if (close(fd) < 0)
 			die("close");
 		if (rename(tmp, new) < 0)
 			die("rename");
-		dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
-			die(newdir);
-		if (fsync(dfd) < 0)
-			die("fsync dir");
-		close(dfd);
+		if (sync_on) {
+			dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (dfd < 0)
+				die(newdir);
+			if (fsync(dfd) < 0)
+				die("fsync dir");
+			close(dfd);
+		}
 		if (w->n < w->cap)
 			w->lat[w->n] = now() - t0;
 		w->n++;
@@ -119,16 +124,17 @@ main(int argc, char **argv)
 	long total = 0, nl = 0, k;
 	char path[4096];
 
-	while ((ch = getopt(argc, argv, "d:t:s:n:b:")) != -1) {
+	while ((ch = getopt(argc, argv, "d:t:s:n:b:u")) != -1) {
 		switch (ch) {
 		case 'd': dir = optarg; break;
 		case 't': threads = atoi(optarg); break;
 		case 's': seconds = atof(optarg); break;
 		case 'n': max_ops = atol(optarg); break;
 		case 'b': bytes = (size_t)atol(optarg); break;
+		case 'u': sync_on = 0; break;
 		default:
 			fprintf(stderr, "usage: fsync_rate -d DIR [-t THREADS] "
-			    "[-s SECONDS] [-n MAX] [-b BYTES]\n");
+			    "[-s SECONDS] [-n MAX] [-b BYTES] [-u]\n");
 			return 2;
 		}
 	}

@@ -268,6 +268,30 @@ conn_watch_close(struct smtp_conn *c)
 		conn_drop(c);
 }
 
+/*
+ * A plain session hands its replies straight to the kernel when nothing
+ * is queued before them: a reply then costs one send() rather than a
+ * write event armed, waited for and disarmed (two epoll_ctl calls and a
+ * loop turn per reply). What the socket does not take, and all TLS
+ * output, goes through the bufferevent, whose write timeout still guards
+ * a client that stops reading. Errors are left for the bufferevent to
+ * meet on its own write, so they are reported the one usual way.
+ */
+static size_t
+write_now(struct smtp_conn *c, const char *p, size_t n)
+{
+	ssize_t w;
+
+	if (c->handshaking || bufferevent_openssl_get_ssl(c->bev) != NULL ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return 0;
+	do {
+		w = send(bufferevent_getfd(c->bev), p, n,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (w < 0 && errno == EINTR);
+	return w > 0 ? (size_t)w : 0;
+}
+
 /* conn_flush - write the engine's replies; close once out if it ended */
 void
 conn_flush(struct smtp_conn *c)
@@ -277,7 +301,10 @@ conn_flush(struct smtp_conn *c)
 	if (c->gone)
 		return;
 	if (out->len > 0) {
-		if (bufferevent_write(c->bev, out->data, out->len) < 0) {
+		size_t sent = write_now(c, out->data, out->len);
+
+		if (sent < out->len && bufferevent_write(c->bev,
+		    out->data + sent, out->len - sent) < 0) {
 			conn_drop(c);
 			return;
 		}

@@ -198,6 +198,80 @@ maildir_create(const char *dir)
 	return 0;
 }
 
+/*
+ * Maildirs known to exist, so that a delivery does not stat tmp, new and
+ * cur each time: a direct-mapped cache of paths, bounded, shared by the
+ * workers. An entry goes stale when a Maildir is removed while ternd
+ * runs; the delivery then fails with ENOENT and maildir_deliver() tries
+ * once more after forgetting it, which creates the Maildir again.
+ */
+#define MAILDIR_KNOWN_SLOTS 1024
+
+static pthread_mutex_t known_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *known[MAILDIR_KNOWN_SLOTS];
+
+static char **
+known_slot(const char *dir)
+{
+	unsigned h = 5381;
+
+	for (const char *c = dir; *c != '\0'; c++)
+		h = h * 33u ^ (unsigned char)*c;
+	return &known[h % MAILDIR_KNOWN_SLOTS];
+}
+
+static int
+known_has(const char *dir)
+{
+	int r;
+
+	pthread_mutex_lock(&known_lock);
+	r = *known_slot(dir) != NULL && strcmp(*known_slot(dir), dir) == 0;
+	pthread_mutex_unlock(&known_lock);
+	return r;
+}
+
+/* remember dir (best effort: without memory it is just not cached) */
+static void
+known_add(const char *dir)
+{
+	char *copy = strdup(dir), **slot;
+
+	if (copy == NULL)
+		return;
+	pthread_mutex_lock(&known_lock);
+	slot = known_slot(dir);
+	free(*slot);
+	*slot = copy;
+	pthread_mutex_unlock(&known_lock);
+}
+
+static void
+known_forget(const char *dir)
+{
+	char **slot;
+
+	pthread_mutex_lock(&known_lock);
+	slot = known_slot(dir);
+	if (*slot != NULL && strcmp(*slot, dir) == 0) {
+		free(*slot);
+		*slot = NULL;
+	}
+	pthread_mutex_unlock(&known_lock);
+}
+
+/* maildir_create() unless dir is known to exist */
+static int
+maildir_ensure(const char *dir)
+{
+	if (known_has(dir))
+		return 0;
+	if (maildir_create(dir) < 0)
+		return -1;
+	known_add(dir);
+	return 0;
+}
+
 /* Maildir spec: '/' and ':' in the host name become \057 and \072. */
 static void
 host_init(void)
@@ -438,46 +512,19 @@ unlink_in(const char *dir, const char *sub, const char *name)
 		unlink(path);
 }
 
-/*
- * maildir_deliver - store one message durably in every Maildir of dirs
- *
- * The message is the concatenation of iov[0..iovcnt-1]; dirs holds
- * ndirs >= 1 distinct Maildir paths, created when missing. With do_fsync
- * the message is on stable storage when this returns 0. On failure
- * nothing is left in any new/ or tmp/ and -1 is returned with the errno
- * of the first failure (ENOSPC and EDQUOT mean "insufficient storage").
- * Once every link is made and synced, the delivery counts as done: a
- * failing unlink of the tmp file does not fail it (the leftover goes at
- * the next maildir_clean_tmp()).
- */
-int
-maildir_deliver(const char *const *dirs, size_t ndirs,
-    const struct iovec *iov, int iovcnt, const char *qid, int do_fsync)
+/* one attempt of maildir_deliver(); all or nothing */
+static int
+deliver_once(const char *const *dirs, size_t ndirs, const struct iovec *iov,
+    int iovcnt, size_t total, const char *tmpname, const char *name,
+    const char *qid, int do_fsync)
 {
-	char tmpname[sizeof(MAILDIR_TMP_PREFIX) + MAILDIR_QID_MAX];
 	char path[PATH_MAX];
-	char name[NAME_MAX + 1];
 	struct slot *st;
-	size_t total = 0, i;
-	int k, err;
+	size_t i;
+	int err;
 
-	if (dirs == NULL || ndirs == 0 || iovcnt < 0 ||
-	    (iov == NULL && iovcnt > 0) || qid == NULL || !qid_ok(qid)) {
-		errno = EINVAL;
-		return -1;
-	}
-	for (k = 0; k < iovcnt; k++) {
-		if (iov[k].iov_len > SIZE_MAX - total) {
-			errno = EFBIG;
-			return -1;
-		}
-		total += iov[k].iov_len;
-	}
-	snprintf(tmpname, sizeof(tmpname), "%s%s", MAILDIR_TMP_PREFIX, qid);
-	if (maildir_unique_name(name, sizeof(name), qid, total) < 0)
-		return -1;
 	for (i = 0; i < ndirs; i++)
-		if (maildir_create(dirs[i]) < 0)
+		if (maildir_ensure(dirs[i]) < 0)
 			return -1;
 
 	st = calloc(ndirs, sizeof(*st));
@@ -493,7 +540,7 @@ maildir_deliver(const char *const *dirs, size_t ndirs,
 	st[0].has_tmp = 1;
 
 	for (i = 0; i < ndirs; i++) {
-		memcpy(st[i].name, name, sizeof(name));
+		snprintf(st[i].name, sizeof(st[i].name), "%s", name);
 		if (link_one(dirs, ndirs, st, i, tmpname, iov, iovcnt, total,
 		    qid, do_fsync) < 0)
 			goto fail;
@@ -522,6 +569,54 @@ fail:
 	free(st);
 	errno = err;
 	return -1;
+}
+
+/*
+ * maildir_deliver - store one message durably in every Maildir of dirs
+ *
+ * The message is the concatenation of iov[0..iovcnt-1]; dirs holds
+ * ndirs >= 1 distinct Maildir paths, created when missing. With do_fsync
+ * the message is on stable storage when this returns 0. On failure
+ * nothing is left in any new/ or tmp/ and -1 is returned with the errno
+ * of the first failure (ENOSPC and EDQUOT mean "insufficient storage").
+ * Once every link is made and synced, the delivery counts as done: a
+ * failing unlink of the tmp file does not fail it (the leftover goes at
+ * the next maildir_clean_tmp()).
+ */
+int
+maildir_deliver(const char *const *dirs, size_t ndirs,
+    const struct iovec *iov, int iovcnt, const char *qid, int do_fsync)
+{
+	char tmpname[sizeof(MAILDIR_TMP_PREFIX) + MAILDIR_QID_MAX];
+	char name[NAME_MAX + 1];
+	size_t total = 0, i;
+	int k;
+
+	if (dirs == NULL || ndirs == 0 || iovcnt < 0 ||
+	    (iov == NULL && iovcnt > 0) || qid == NULL || !qid_ok(qid)) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (k = 0; k < iovcnt; k++) {
+		if (iov[k].iov_len > SIZE_MAX - total) {
+			errno = EFBIG;
+			return -1;
+		}
+		total += iov[k].iov_len;
+	}
+	snprintf(tmpname, sizeof(tmpname), "%s%s", MAILDIR_TMP_PREFIX, qid);
+	if (maildir_unique_name(name, sizeof(name), qid, total) < 0)
+		return -1;
+	if (deliver_once(dirs, ndirs, iov, iovcnt, total, tmpname, name, qid,
+	    do_fsync) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	/* a cached Maildir may have been removed: check them all again */
+	for (i = 0; i < ndirs; i++)
+		known_forget(dirs[i]);
+	return deliver_once(dirs, ndirs, iov, iovcnt, total, tmpname, name,
+	    qid, do_fsync);
 }
 
 /*

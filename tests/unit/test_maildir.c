@@ -307,6 +307,39 @@ test_missing_maildir_created(void **state)
 	CHECK_ERR("cur is a file", maildir_create(mbox), ENOTDIR);
 }
 
+/*
+ * Deliveries remember which Maildirs exist; one removed (or moved away)
+ * while the process runs must be made again, not fail every delivery.
+ */
+static void
+test_removed_maildir_recreated(void **state)
+{
+	struct fixture *f = *state;
+	struct iovec iov = { (void *)"x\r\n", 3 };
+	char mbox[PATH_MAX], moved[PATH_MAX];
+	const char *dirs[1] = { mbox };
+
+	snprintf(mbox, sizeof(mbox), "%s/gone", f->root);
+	snprintf(moved, sizeof(moved), "%s/moved", f->root);
+	CHECK_INT("first", maildir_deliver(dirs, 1, &iov, 1, "G1", 1), 0);
+	check_count(mbox, "new", 1);
+	rm_rf(mbox);
+	CHECK_INT("after removal", maildir_deliver(dirs, 1, &iov, 1, "G2", 1),
+	    0);
+	check_count(mbox, "new", 1);
+	check_count(mbox, "cur", 0);
+	check_count(mbox, "tmp", 0);
+	/* only new/ gone: the link fails, and the retry makes it again */
+	CHECK_INT("rename away", rename(mbox, moved), 0);
+	CHECK_INT("mkdir", mkdir(mbox, 0700), 0);
+	join(moved, sizeof(moved), mbox, "tmp");
+	CHECK_INT("mkdir tmp", mkdir(moved, 0700), 0);
+	CHECK_INT("without new", maildir_deliver(dirs, 1, &iov, 1, "G3", 1),
+	    0);
+	check_count(mbox, "new", 1);
+	check_count(mbox, "tmp", 0);
+}
+
 struct iov_case {
 	const char *name;
 	size_t npieces;
@@ -748,6 +781,8 @@ main(void)
 		cmocka_unit_test(test_unique_name),
 		cmocka_unit_test(test_unique_name_threads),
 		cmocka_unit_test(test_unique_name_host_escape),
+		cmocka_unit_test_setup_teardown(test_removed_maildir_recreated,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_injection, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup,
