@@ -20,12 +20,7 @@
 
 #include "lib/fsutil.h"
 
-#define CHECK_INT(what, got, want)                                          \
-	do {                                                                \
-		long long g_ = (long long)(got), w_ = (long long)(want);    \
-		if (g_ != w_)                                               \
-			fail_msg("%s: got %lld, want %lld", (what), g_, w_); \
-	} while (0)
+#include "unit_check.h"
 
 #define THREADS 16
 #define ROUNDS 40

@@ -42,21 +42,7 @@
 #include "relay/relay.h"
 #include "unit_conf.h"
 
-#define CHECK_INT(what, got, want)                                          \
-	do {                                                                \
-		long long g_ = (long long)(got), w_ = (long long)(want);    \
-		if (g_ != w_)                                               \
-			fail_msg("%s: got %lld, want %lld", (what), g_, w_); \
-	} while (0)
-
-#define CHECK_STR(what, got, want)                                          \
-	do {                                                                \
-		const char *g_ = (got), *w_ = (want);                       \
-		if ((g_ == NULL) != (w_ == NULL) ||                         \
-		    (g_ != NULL && strcmp(g_, w_) != 0))                    \
-			fail_msg("%s: got \"%s\", want \"%s\"", (what),     \
-			    g_ ? g_ : "(null)", w_ ? w_ : "(null)");        \
-	} while (0)
+#include "unit_check.h"
 
 /*
  * The real relay client is not needed: queue_test_hooks() replaces it.

@@ -18,19 +18,7 @@
 
 #include "relay/reply_parse.h"
 
-#define CHECK_INT(what, got, want)                                          \
-	do {                                                                \
-		long long g_ = (long long)(got), w_ = (long long)(want);    \
-		if (g_ != w_)                                               \
-			fail_msg("%s: got %lld, want %lld", (what), g_, w_); \
-	} while (0)
-
-#define CHECK_STR(what, got, want)                                          \
-	do {                                                                \
-		if (strcmp((got), (want)) != 0)                             \
-			fail_msg("%s: got \"%s\", want \"%s\"", (what),     \
-			    (got), (want));                                 \
-	} while (0)
+#include "unit_check.h"
 
 struct reply_case {
 	const char *name;

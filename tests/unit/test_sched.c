@@ -17,12 +17,7 @@
 #include "queue/sched.h"
 #include "unit_conf.h"
 
-#define CHECK_INT(what, got, want)                                          \
-	do {                                                                \
-		long long g_ = (long long)(got), w_ = (long long)(want);    \
-		if (g_ != w_)                                               \
-			fail_msg("%s: got %lld, want %lld", (what), g_, w_); \
-	} while (0)
+#include "unit_check.h"
 
 #define DAY 86400
 #define T0 1764400000 /* an arrival time */
