@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util.h"
+
 /* fs_path - "a/b/c" (or "a/b" when c is NULL); -1 ENAMETOOLONG, never cut */
 int
 fs_path(char *out, size_t cap, const char *a, const char *b, const char *c)
@@ -81,11 +83,7 @@ static struct dsync *dsync_tab[DSYNC_BUCKETS];
 static struct dsync **
 dsync_slot(const char *path)
 {
-	unsigned h = 5381;
-
-	for (const char *c = path; *c != '\0'; c++)
-		h = h * 33u ^ (unsigned char)*c;
-	return &dsync_tab[h % DSYNC_BUCKETS];
+	return &dsync_tab[str_hash(path) % DSYNC_BUCKETS];
 }
 
 /* the entry for path, made if missing; NULL when out of memory */

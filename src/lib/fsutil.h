@@ -1,8 +1,9 @@
 /*
  * fsutil - the small file-system steps durable storage is made of:
  * joining paths without silent truncation, fsync of a directory (shared
- * by concurrent callers: group commit), and writes that finish or fail. Used by the Maildir store and the queue's
- * spool; all of them block, so call them from pool workers.
+ * by concurrent callers: group commit), and writes that finish or fail.
+ * Used by the Maildir store and the queue's spool; all of them block, so
+ * call them from pool workers.
  */
 #ifndef TERN_FSUTIL_H
 #define TERN_FSUTIL_H

@@ -128,6 +128,17 @@ str_has_prefix_ci(const char *s, const char *prefix)
 	return str_ncasecmp_ascii(s, prefix, strlen(prefix)) == 0;
 }
 
+/* str_hash - FNV-1a of a NUL-terminated string, for hash tables */
+uint32_t
+str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 /* parse_size - "1024", "64k", "25M", "1G" (powers of 1024) into bytes; -1 on error */
 int
 parse_size(const char *s, uint64_t *out)

@@ -21,6 +21,7 @@ void str_lower(char *s);
 int str_casecmp_ascii(const char *a, const char *b);
 int str_ncasecmp_ascii(const char *a, const char *b, size_t n);
 int str_has_prefix_ci(const char *s, const char *prefix);
+uint32_t str_hash(const char *s);
 int parse_size(const char *s, uint64_t *out);
 int parse_duration(const char *s, unsigned *seconds);
 uint64_t now_usec(void);

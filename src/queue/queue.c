@@ -381,11 +381,7 @@ logq(char *out, size_t cap, const char *s)
 static size_t
 hash_qid(const char *s, size_t nb)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h & (nb - 1);
+	return str_hash(s) & (nb - 1);
 }
 
 static struct qmsg *

@@ -58,11 +58,7 @@ static void conn_watch_close(struct smtp_conn *c);
 static unsigned
 ip_hash(const char *ip)
 {
-	unsigned h = 2166136261u;
-
-	for (; *ip; ip++)
-		h = (h ^ (unsigned char)*ip) * 16777619u;
-	return h % IPTAB_SIZE;
+	return str_hash(ip) % IPTAB_SIZE;
 }
 
 /* peer_get - the entry for ip, made when missing; NULL when out of memory */

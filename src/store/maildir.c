@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "../lib/fsutil.h"
+#include "../lib/util.h"
 
 #define MAILDIR_TMP_PREFIX "tern-"
 #define MAILDIR_QID_MAX 64
@@ -213,20 +214,17 @@ static char *known[MAILDIR_KNOWN_SLOTS];
 static char **
 known_slot(const char *dir)
 {
-	unsigned h = 5381;
-
-	for (const char *c = dir; *c != '\0'; c++)
-		h = h * 33u ^ (unsigned char)*c;
-	return &known[h % MAILDIR_KNOWN_SLOTS];
+	return &known[str_hash(dir) % MAILDIR_KNOWN_SLOTS];
 }
 
 static int
 known_has(const char *dir)
 {
+	char **slot = known_slot(dir);
 	int r;
 
 	pthread_mutex_lock(&known_lock);
-	r = *known_slot(dir) != NULL && strcmp(*known_slot(dir), dir) == 0;
+	r = *slot != NULL && strcmp(*slot, dir) == 0;
 	pthread_mutex_unlock(&known_lock);
 	return r;
 }

@@ -1,7 +1,7 @@
 /*
  * test_util - size and duration parsers (valid and invalid tables,
- * overflow edges), locale-free ASCII case handling, the x* allocators
- * and fatal().
+ * overflow edges), locale-free ASCII case handling, the string hash,
+ * the x* allocators and fatal().
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -271,6 +271,16 @@ test_now_usec(void **state)
 		    (unsigned long long)a, (unsigned long long)b);
 }
 
+/* the published FNV-1a 32-bit test vectors */
+static void
+test_str_hash(void **state)
+{
+	(void)state;
+	CHECK_INT("empty", str_hash(""), 0x811c9dc5u);
+	CHECK_INT("a", str_hash("a"), 0xe40c292cu);
+	CHECK_INT("foobar", str_hash("foobar"), 0xbf9cf968u);
+}
+
 int
 main(void)
 {
@@ -282,6 +292,7 @@ main(void)
 		cmocka_unit_test(test_alloc),
 		cmocka_unit_test(test_fatal_exits),
 		cmocka_unit_test(test_now_usec),
+		cmocka_unit_test(test_str_hash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
