@@ -1162,15 +1162,23 @@ conv_mboxes(struct ctx *x, const struct keydef *k, const struct val *v0)
 	return 0;
 }
 
+/* by key, then by order of appearance: twins sort first-written first */
+static int
+key_seq_cmp(const char *ka, size_t sa, const char *kb, size_t sb)
+{
+	int r = strcmp(ka, kb);
+
+	if (r != 0)
+		return r;
+	return sa < sb ? -1 : sa > sb;
+}
+
 static int
 def_cmp(const void *a, const void *b)
 {
 	const struct alias_def *da = a, *db = b;
-	int r = strcmp(da->a.key, db->a.key);
 
-	if (r != 0)
-		return r;
-	return da->seq < db->seq ? -1 : da->seq > db->seq;
+	return key_seq_cmp(da->a.key, da->seq, db->a.key, db->seq);
 }
 
 /* conv_alias_one - one "key: target, ..." entry at byte base of v */
@@ -1818,11 +1826,8 @@ static int
 rdef_cmp(const void *a, const void *b)
 {
 	const struct route_def *ra = a, *rb = b;
-	int r = strcmp(ra->r.domain, rb->r.domain);
 
-	if (r != 0)
-		return r;
-	return ra->seq < rb->seq ? -1 : ra->seq > rb->seq;
+	return key_seq_cmp(ra->r.domain, ra->seq, rb->r.domain, rb->seq);
 }
 
 /* conv_route_one - "DOMAIN: HOST[:PORT] [tls=POLICY]", n bytes at off */
