@@ -37,10 +37,29 @@ relay_networks =
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(host="127.0.0.1"):
+    """A TCP port on host that was free a moment ago."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam) as s:
+        s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def shared_free_port(hosts):
+    """A TCP port free on every one of hosts (MX hosts share relay_port)."""
+    for _ in range(50):
+        port = free_port(hosts[0])
+        ok = True
+        for h in hosts[1:]:
+            fam = socket.AF_INET6 if ":" in h else socket.AF_INET
+            with socket.socket(fam) as s:
+                try:
+                    s.bind((h, port))
+                except OSError:
+                    ok = False
+        if ok:
+            return port
+    raise RuntimeError("no shared free port")
 
 
 class Ternd:

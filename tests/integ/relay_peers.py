@@ -45,13 +45,14 @@ What the sink records, all under .lock:
   .delivered()   the transactions answered with 2xx
 """
 import asyncio
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
+
+from conftest import free_port
 
 DROP = object()
 
@@ -77,30 +78,6 @@ class Txn:
     data: bytes
     reply: str
     at: float = field(default_factory=time.monotonic)
-
-
-def free_port(host="127.0.0.1"):
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def shared_free_port(hosts):
-    """A TCP port free on every one of hosts (MX hosts share relay_port)."""
-    for _ in range(50):
-        port = free_port(hosts[0])
-        ok = True
-        for h in hosts[1:]:
-            fam = socket.AF_INET6 if ":" in h else socket.AF_INET
-            with socket.socket(fam) as s:
-                try:
-                    s.bind((h, port))
-                except OSError:
-                    ok = False
-        if ok:
-            return port
-    raise RuntimeError("no shared free port")
 
 
 def _reply_lines(reply):

@@ -3,8 +3,9 @@
 Only loopback addresses are used; nothing here looks up a name in DNS.
 """
 import os
-import socket
 import subprocess
+
+from conftest import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -29,13 +30,6 @@ def run_tern(args, input=None, env=None, timeout=30, argv0=None):
     return subprocess.run([argv0 or exe] + list(args), executable=exe,
                           input=input, capture_output=True, env=e,
                           timeout=timeout)
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def closed_port():

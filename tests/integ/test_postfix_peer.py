@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import free_port
 from relay_peers import Sink
 from test_relay_e2e import (ALICE, check_report_frame, message, relay_conf,
                             send, wait_for, wait_queue_empty, wait_reports)
@@ -113,12 +114,6 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ensure_postfix():

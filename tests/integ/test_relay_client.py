@@ -22,6 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
+from conftest import free_port, shared_free_port
 from dns_helper import DnsServer, StubDns
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,30 +35,6 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
 MESSAGE = (b"From: a@local.test\r\nTo: b@example.test\r\n"
            b"Subject: relay test\r\n\r\nHello.\r\n.leading dot\r\n"
            b"..two dots\r\n.\r\nlast line\r\n")
-
-
-def free_port(host="127.0.0.1"):
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def shared_free_port(hosts):
-    """A TCP port free on every one of hosts (for MX hosts on one port)."""
-    for _ in range(50):
-        port = free_port(hosts[0])
-        ok = True
-        for h in hosts[1:]:
-            fam = socket.AF_INET6 if ":" in h else socket.AF_INET
-            with socket.socket(fam) as s:
-                try:
-                    s.bind((h, port))
-                except OSError:
-                    ok = False
-        if ok:
-            return port
-    raise RuntimeError("no shared free port")
 
 
 # ---- next hops ----

@@ -24,7 +24,8 @@ import pytest
 
 from conftest import TERND
 from dns_helper import DnsServer
-from relay_peers import DROP, Call, Delay, Sink, shared_free_port
+from conftest import shared_free_port
+from relay_peers import DROP, Call, Delay, Sink
 
 TERN = os.environ.get("TERN_BIN", os.path.join(os.path.dirname(TERND),
                                                "tern"))
