@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static int log_syslog;
 static enum log_level log_level = LOG_LVL_INFO;
 static const char *log_ident = "ternd";
@@ -56,7 +58,7 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 		gmtime_r(&ts.tv_sec, &tm);
 		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 		r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s[%d]: %s: ",
-		    ts.tv_nsec / 1000000, log_ident, (int)getpid(), name[lvl]);
+		    ts.tv_nsec / 1000000, log_ident, (int)self_pid(), name[lvl]);
 		if (r > 0)
 			n += (size_t)r;
 	}

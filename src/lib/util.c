@@ -5,11 +5,14 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -209,4 +212,39 @@ now_usec(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static atomic_int cached_pid; /* 0: not known */
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void
+pid_forget(void)
+{
+	atomic_store(&cached_pid, 0);
+}
+
+static void
+pid_watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, pid_forget);
+}
+
+/*
+ * self_pid - getpid(), remembered: glibc does not cache it, and every
+ * log line and every Maildir name would pay a system call for it. A
+ * fork (daemon(), tern's children) forgets it in the child. Threads that
+ * race to fill it in store the same value.
+ */
+pid_t
+self_pid(void)
+{
+	int pid;
+
+	pthread_once(&pid_once, pid_watch_forks);
+	pid = atomic_load(&cached_pid);
+	if (pid == 0) {
+		pid = (int)getpid();
+		atomic_store(&cached_pid, pid);
+	}
+	return (pid_t)pid;
 }

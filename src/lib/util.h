@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -25,5 +26,6 @@ uint32_t str_hash(const char *s);
 int parse_size(const char *s, uint64_t *out);
 int parse_duration(const char *s, unsigned *seconds);
 uint64_t now_usec(void);
+pid_t self_pid(void);
 
 #endif

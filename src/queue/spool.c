@@ -678,7 +678,7 @@ spool_env_write(const char *spool, const struct spool_env *e, int do_fsync)
 		return -1;
 	}
 	snprintf(name, sizeof(name), ".tmp-%s-%ld-%u", e->qid,
-	    (long)getpid(), atomic_fetch_add(&counter, 1));
+	    (long)self_pid(), atomic_fetch_add(&counter, 1));
 	if (spool_path(tmp, sizeof(tmp), spool, "env", name) < 0 ||
 	    spool_path(path, sizeof(path), spool, "env", e->qid) < 0) {
 		buf_free(&b);

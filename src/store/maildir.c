@@ -347,7 +347,7 @@ maildir_unique_name(char *out, size_t cap, const char *qid, size_t size)
 	pthread_once(&host_once, host_init);
 	unique_stamp(&sec, &usec);
 	n = snprintf(out, cap, "%lld.M%06ldP%ldQ%s.%s,S=%zu", sec, usec,
-	    (long)getpid(), qid, host_esc, size);
+	    (long)self_pid(), qid, host_esc, size);
 	if (n < 0 || (size_t)n >= cap) {
 		errno = ENAMETOOLONG;
 		return -1;

@@ -272,6 +272,25 @@ test_now_usec(void **state)
 }
 
 /* the published FNV-1a 32-bit test vectors */
+/* self_pid is getpid(), and a child after fork gets its own */
+static void
+test_self_pid(void **state)
+{
+	pid_t pid;
+	int status;
+
+	(void)state;
+	CHECK_INT("parent", self_pid(), getpid());
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(self_pid() == getpid() ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	CHECK_INT("child's self_pid() is its getpid()", WEXITSTATUS(status), 0);
+	CHECK_INT("parent after fork", self_pid(), getpid());
+}
+
 static void
 test_str_hash(void **state)
 {
@@ -291,6 +310,7 @@ main(void)
 		cmocka_unit_test(test_prefix_and_lower),
 		cmocka_unit_test(test_alloc),
 		cmocka_unit_test(test_fatal_exits),
+		cmocka_unit_test(test_self_pid),
 		cmocka_unit_test(test_now_usec),
 		cmocka_unit_test(test_str_hash),
 	};
