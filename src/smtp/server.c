@@ -318,10 +318,13 @@ conn_flush(struct smtp_conn *c)
 
 /* ---- commit ---- */
 
+/*
+ * commit_finish - log the result, answer the client and free r; on the
+ * loop, whether the commit ran on a worker or in commit_now()
+ */
 static void
-commit_cb(struct commit_req *r)
+commit_finish(struct smtp_conn *c, struct commit_req *r)
 {
-	struct smtp_conn *c = r->arg;
 	struct proto *p = &c->proto;
 	enum reply_id id = commit_reply(r->err);
 	const struct reply_def *rd = reply_get(id);
@@ -360,6 +363,15 @@ commit_cb(struct commit_req *r)
 	proto_commit_done(p, id, id == R_QUEUED ? r->qid : NULL);
 	commit_req_free(r);
 	conn_flush(c);
+}
+
+/* the pool finished a commit: answer, then read on */
+static void
+commit_cb(struct commit_req *r)
+{
+	struct smtp_conn *c = r->arg;
+
+	commit_finish(c, r);
 	if (!c->gone && !c->closing) {
 		bufferevent_enable(c->bev, EV_READ);
 		conn_process(c);
@@ -406,6 +418,11 @@ commit_begin(struct smtp_conn *c)
 	r->arg = c;
 	c->commit = r;
 	c->commit_start = now_usec();
+	if (commit_now(r)) {
+		/* unsafe_no_fsync: done already; conn_process reads on */
+		commit_finish(c, r);
+		return;
+	}
 	bufferevent_disable(c->bev, EV_READ);
 	commit_submit(c->srv->pool, r);
 }

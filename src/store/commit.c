@@ -139,6 +139,26 @@ commit_done(struct pool_job *job)
 	r->cb(r);
 }
 
+/*
+ * commit_now - with unsafe_no_fsync, run the commit on the calling
+ * thread and return 1 (req->cb is not called: the caller goes on as if
+ * it had); otherwise return 0 and do nothing.
+ *
+ * Without fsync there is no disk wait to hide: the commit is a few
+ * page-cache operations (tens of microseconds), and handing it to a
+ * worker and back costs two thread wake-ups, more than the work. The
+ * event loop accepts that short wait in this benchmark-only mode, never
+ * in the durable one.
+ */
+int
+commit_now(struct commit_req *req)
+{
+	if (!req->conf->unsafe_no_fsync)
+		return 0;
+	commit_work(&req->job);
+	return 1;
+}
+
 /* commit_submit - run the commit on the pool; req->cb follows on the loop */
 void
 commit_submit(struct pool *pool, struct commit_req *req)

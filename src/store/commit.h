@@ -6,6 +6,9 @@
  * message body and the sender, which stay in the session's transaction:
  * the session does not touch them while a commit is in flight.
  *
+ * With unsafe_no_fsync (benchmarks only) commit_now() runs the same work
+ * on the loop thread instead, since there is no disk wait to hide.
+ *
  * Local mailboxes get the message through maildir_deliver; recipients in
  * other domains through queue_store. Both happen before the 250, and if
  * the local part fails the queued copy is removed again, so a 4xx leaves
@@ -45,6 +48,7 @@ void commit_new_qid(char *out);
 struct commit_req *commit_req_new(const struct conf *conf,
     const struct mbox *const *boxes, size_t nboxes,
     char *const *remote, size_t nremote);
+int commit_now(struct commit_req *req);
 void commit_submit(struct pool *pool, struct commit_req *req);
 void commit_req_free(struct commit_req *req);
 enum reply_id commit_reply(int err);

@@ -15,8 +15,10 @@
  * to turn into a 4xx reply and a log line. Leftovers of a crash are
  * removed by maildir_clean_tmp() at startup.
  *
- * Everything here blocks on the disk: pool workers only. The functions
- * are thread-safe; names stay unique across threads of one process.
+ * Everything here blocks on the disk: pool workers only (and the event
+ * loop itself when unsafe_no_fsync leaves nothing to wait for; see
+ * commit_now). The functions are thread-safe; names stay unique across
+ * threads of one process.
  */
 #include "maildir.h"
 

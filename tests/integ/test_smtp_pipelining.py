@@ -1,6 +1,9 @@
 """PIPELINING (RFC 2920): groups of commands in one write, replies in
 order, several transactions per write, state kept across refusals."""
+import socket
 import threading
+
+import pytest
 
 from smtp_helpers import (Client, check, queued, simple_message,
                           parse_stored, dot_stuff, assert_nothing_stored)
@@ -66,7 +69,16 @@ def test_pipelined_refused_data_keeps_sync(ternd):
     assert_nothing_stored(ternd)
 
 
-def test_several_transactions_in_one_write(ternd):
+# unsafe_no_fsync commits on the loop thread instead of the worker pool
+# (commit_now): the same replies, in the same order, must come out, and
+# the same bytes be stored. half_close: the client shuts down its sending
+# side right after the last command, which must not lose a reply.
+@pytest.mark.parametrize("extra,half_close", [
+    ("", False), ("", True),
+    ("unsafe_no_fsync = yes\n", False), ("unsafe_no_fsync = yes\n", True)],
+    ids=["fsync", "fsync-half-close", "no-fsync", "no-fsync-half-close"])
+def test_several_transactions_in_one_write(ternd_factory, extra, half_close):
+    ternd = ternd_factory(extra)
     msgs = [simple_message(subject=f"bdat {i}", msgid=f"<m{i}@client.example>")
             for i in range(5)]
     rcpt = ["alice@example.test", "bob@example.test"]
@@ -79,10 +91,16 @@ def test_several_transactions_in_one_write(ternd):
     data_msg = simple_message(subject="data", msgid="<d@client.example>")
     wire += (b"MAIL FROM:<d@remote.example>\r\nRCPT TO:<alice@example.test>"
              b"\r\nDATA\r\n" + dot_stuff(data_msg) + b".\r\n")
+    # and one to both mailboxes through the alias (one file, two links)
+    team_msg = simple_message(subject="team", msgid="<t@client.example>")
+    wire += (b"MAIL FROM:<t@remote.example>\r\nRCPT TO:<team@example.test>"
+             b"\r\nBDAT %d LAST\r\n" % len(team_msg) + team_msg)
     wire += b"QUIT\r\n"
     with Client(ternd) as c:
         c.ehlo()
         c.send(wire)
+        if half_close:
+            c.sock.shutdown(socket.SHUT_WR)
         qids = []
         for i in range(5):
             check(c.reply(), 250, "2.1.0")
@@ -92,18 +110,25 @@ def test_several_transactions_in_one_write(ternd):
         check(c.reply(), 250, "2.1.5")
         check(c.reply(), 354, None)
         qids.append(queued(c.reply()))
+        check(c.reply(), 250, "2.1.0")
+        check(c.reply(), 250, "2.1.5")
+        qids.append(queued(c.reply()))
         check(c.reply(), 221, "2.0.0")
         c.wait_closed()
-    assert len(set(qids)) == 6
+    assert len(set(qids)) == 7
     got = {}
     for u in ("alice", "bob"):
         for data in ternd.messages(u):
             st = parse_stored(data)
-            got[st.qid] = (u, st.return_path, st.body)
-    want = {qids[i]: (["alice", "bob"][i % 2], f"s{i}@remote.example",
-                      msgs[i]) for i in range(5)}
-    want[qids[5]] = ("alice", "d@remote.example", data_msg)
+            got[(u, st.qid)] = (st.return_path, st.body)
+    want = {(["alice", "bob"][i % 2], qids[i]):
+            (f"s{i}@remote.example", msgs[i]) for i in range(5)}
+    want[("alice", qids[5])] = ("d@remote.example", data_msg)
+    for u in ("alice", "bob"):
+        want[(u, qids[6])] = ("t@remote.example", team_msg)
     assert got == want
+    warned = "ev=unsafe-no-fsync" in ternd.log_text()
+    assert warned == ("unsafe_no_fsync" in extra)
 
 
 def test_thousand_noops(ternd):
