@@ -700,6 +700,32 @@ test_link_failure_rolls_back(void **state)
 	}
 }
 
+/* One mailbox: the message is renamed into new/; a refused rename too
+ * leaves nothing behind. */
+static void
+test_rename_failure_rolls_back(void **state)
+{
+	struct fixture *f = *state;
+	struct iovec iov = { (void *)"x\r\n", 3 };
+	char mb[PATH_MAX], path[PATH_MAX];
+	const char *dirs[1];
+	int r, err;
+
+	snprintf(mb, sizeof(mb), "%s/solo", f->root);
+	dirs[0] = mb;
+	assert_int_equal(maildir_create(mb), 0);
+	join(path, sizeof(path), mb, "new");
+	if (set_immutable(path, 1) < 0)
+		skip(); /* no CAP_LINUX_IMMUTABLE, or no such flag here */
+	r = maildir_deliver(dirs, 1, &iov, 1, "R2", 1);
+	err = errno;
+	set_immutable(path, 0);
+	errno = err;
+	CHECK_ERR("immutable new/", r, EPERM);
+	check_count(mb, "new", 0);
+	check_count(mb, "tmp", 0);
+}
+
 struct tmp_file {
 	const char *name;
 	int dir;          /* a directory instead of a file */
@@ -787,6 +813,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unwritable, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_link_failure_rolls_back,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_failure_rolls_back,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_tmp, setup,
 		    teardown),
