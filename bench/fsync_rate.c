@@ -4,6 +4,7 @@
  * that fsyncs can acknowledge.
  *
  *   fsync_rate -d DIR [-t THREADS] [-s SECONDS] [-n MAX] [-b BYTES] [-u]
+ *              [-k]
  *
  * Each thread repeats the chain a durable Maildir delivery needs:
  *   open(tmp/N, O_CREAT|O_EXCL) + write BYTES + fsync + close,
@@ -13,7 +14,10 @@
  * the file-system work alone, the ceiling for unsafe_no_fsync. Prints one
  * JSON line:
  *   {"threads":T,"ops":N,"seconds":S,"rate":R,"p50_ms":..,"p99_ms":..}
- * The files are removed afterwards. Bounded in time and count.
+ * The files are removed afterwards, unless -k keeps them: on ext4 without
+ * a journal, freshly deleted inodes slow down every inode allocation for
+ * a minute or more (recently_deleted()), so a caller that measures again
+ * removes them only when it has finished. Bounded in time and count.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +35,7 @@
 static const char *dir;
 static double seconds = 3.0;
 static int sync_on = 1;
+static int keep_files;
 static long max_ops = 200000;
 static size_t bytes = 1024;
 static char *payload;
@@ -124,7 +129,7 @@ main(int argc, char **argv)
 	long total = 0, nl = 0, k;
 	char path[4096];
 
-	while ((ch = getopt(argc, argv, "d:t:s:n:b:u")) != -1) {
+	while ((ch = getopt(argc, argv, "d:t:s:n:b:uk")) != -1) {
 		switch (ch) {
 		case 'd': dir = optarg; break;
 		case 't': threads = atoi(optarg); break;
@@ -132,9 +137,10 @@ main(int argc, char **argv)
 		case 'n': max_ops = atol(optarg); break;
 		case 'b': bytes = (size_t)atol(optarg); break;
 		case 'u': sync_on = 0; break;
+		case 'k': keep_files = 1; break;
 		default:
 			fprintf(stderr, "usage: fsync_rate -d DIR [-t THREADS] "
-			    "[-s SECONDS] [-n MAX] [-b BYTES] [-u]\n");
+			    "[-s SECONDS] [-n MAX] [-b BYTES] [-u] [-k]\n");
 			return 2;
 		}
 	}
@@ -178,7 +184,7 @@ main(int argc, char **argv)
 	qsort(all, (size_t)nl, sizeof(double), cmp_d);
 
 	/* clean up what we made */
-	for (i = 0; i < threads; i++) {
+	for (i = 0; i < threads && !keep_files; i++) {
 		for (k = 0; k < w[i].n; k++) {
 			snprintf(path, sizeof(path), "%s/new/f%d.%ld", dir, i, k);
 			unlink(path);
