@@ -135,7 +135,7 @@ static const struct keydef keys[] = {
 	{ "expn", K_BOOL, "no", CONF_OFF(expn), 0, 1, NULL },
 	{ "min_free_space", K_SIZE, "100M", CONF_OFF(min_free_space),
 	    0, UINT64_MAX, NULL },
-	{ "commit_workers", K_UINT, "8", CONF_OFF(commit_workers), 1, 256,
+	{ "commit_workers", K_UINT, "32", CONF_OFF(commit_workers), 1, 256,
 	    NULL },
 	{ "bare_newline", K_BARE, "normalize", CONF_OFF(bare_newline), 0, 0,
 	    NULL },

@@ -825,7 +825,7 @@ static const struct conf_case scalar_cases[] = {
 	    "1 to 1000" },
 	{ "errors 1001", H "max_errors = 1001\n", { NULL },
 	    "ERR t.conf:2: key 'max_errors': '1001' is out of range" },
-	{ "workers default", H, { NULL }, "commit_workers = 8" },
+	{ "workers default", H, { NULL }, "commit_workers = 32" },
 	{ "workers 1", H "commit_workers = 1\n", { NULL },
 	    "commit_workers = 1" },
 	{ "workers 256", H "commit_workers = 256\n", { NULL },
