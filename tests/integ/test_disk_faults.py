@@ -200,12 +200,20 @@ def wait_reply(s, line, want, timeout=15.0):
 
 # ---- the tests ----
 
-def test_disk_full_mid_write_is_452_and_leaves_nothing(disk, ternd_factory):
+# unsafe_no_fsync commits on the event loop (commit_now) instead of a
+# worker: its failures must be answered and cleaned up the same way
+FSYNC_MODES = pytest.mark.parametrize(
+    "mode", ["", "unsafe_no_fsync = yes\n"], ids=["fsync", "no-fsync"])
+
+
+@FSYNC_MODES
+def test_disk_full_mid_write_is_452_and_leaves_nothing(disk, ternd_factory,
+                                                       mode):
     """The engine's free-space check passes (the body fits the free space),
     but the trace headers push the file over: writev hits ENOSPC for real,
     in the middle of the message."""
     disk.mount("size=256k")
-    t = start_on(ternd_factory, disk)
+    t = start_on(ternd_factory, disk, "min_free_space = 0\n" + mode)
     a = Session(t).ehlo()
     b = Session(t).ehlo()
 
@@ -376,9 +384,10 @@ def test_no_free_inodes_is_452(disk, ternd_factory):
     assert not any(p.split("/")[2] in ("tmp", "cur") for p in disk.files())
 
 
-def test_read_only_file_system_is_451(disk, ternd_factory):
+@FSYNC_MODES
+def test_read_only_file_system_is_451(disk, ternd_factory, mode):
     disk.mount("size=1m")
-    t = start_on(ternd_factory, disk)
+    t = start_on(ternd_factory, disk, "min_free_space = 0\n" + mode)
     a = Session(t).ehlo()
     b = Session(t).ehlo()
     before = message("before-ro")
