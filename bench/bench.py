@@ -214,8 +214,31 @@ def to_trash(path):
     os.rename(path, os.path.join(TRASH, "%d" % trashed[0]))
 
 
+TRASH_STAMP = os.path.join(WORK, "trash-emptied")
+RECENTLY_DELETED_S = 300  # ext4's longest "recently deleted" window
+
+
 def empty_trash():
-    shutil.rmtree(TRASH, ignore_errors=True)
+    if os.path.exists(TRASH):
+        shutil.rmtree(TRASH, ignore_errors=True)
+        with open(TRASH_STAMP, "w") as f:
+            f.write("%f\n" % time.time())
+
+
+def wait_deleted_aged():
+    """Before measuring: let the inodes the last phase deleted age out
+    (see to_trash), or the first workloads of this run pay for them."""
+    try:
+        with open(TRASH_STAMP) as f:
+            left = float(f.read()) + RECENTLY_DELETED_S - time.time()
+    except (OSError, ValueError):
+        return
+    if left > 0:
+        log("== waiting %.0f s: the files of the last run were deleted "
+            "%.0f s ago (ext4 without a journal slows new inodes for up "
+            "to %d s after deletions; see to_trash in bench.py)" %
+            (left, RECENTLY_DELETED_S - left, RECENTLY_DELETED_S))
+        time.sleep(left)
 
 
 def fresh_dir(d):
@@ -635,6 +658,7 @@ def phase(peer, quick):
                machine=machine(), quick=quick, runs={})
     out["loadavg_before"] = open("/proc/loadavg").read().split()[:3]
     empty_trash()  # left by an interrupted run
+    wait_deleted_aged()
     log("== phase %s: machine limits" % peer)
     out["fsync_before"] = fsync_limits(WORK)
     log("   fsync chain: 1 thread %.0f/s, 8 threads %.0f/s" %
