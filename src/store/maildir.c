@@ -4,11 +4,12 @@
  * A message is written once, to dirs[0]/tmp/tern-<qid>, fsync'ed and
  * closed; only then is it hard-linked into each mailbox's new/ under a
  * unique name (renamed there, when there is one mailbox), the new/
- * directories are fsync'ed and the tmp file is unlinked. Since a name appears in new/ only for a complete, synced
- * file, a reader (Dovecot, mutt) never sees a partial message, and once
- * maildir_deliver() returns 0 a crash or power loss loses nothing. A
- * mailbox on another filesystem (link fails with EXDEV) gets its own copy
- * written into its own tmp/ and linked from there.
+ * directories are fsync'ed and the tmp file is unlinked. Since a name
+ * appears in new/ only for a complete, synced file, a reader (Dovecot,
+ * mutt) never sees a partial message, and once maildir_deliver() returns
+ * 0 a crash or power loss loses nothing. A mailbox on another filesystem
+ * (link fails with EXDEV) gets its own copy written into its own tmp/ and
+ * linked from there.
  *
  * Failure is all or nothing: every link and tmp file made so far is
  * removed and the errno of the first failure is returned, for the caller
@@ -454,7 +455,8 @@ write_file(const char *path, const struct iovec *iov, int iovcnt,
 
 /*
  * Link the message into dirs[i]/new, from the first tmp copy on the same
- * filesystem; make a copy in dirs[i]/tmp when every link says EXDEV.
+ * filesystem; make a copy in dirs[i]/tmp when every link says EXDEV. With
+ * one mailbox the tmp file is renamed into new/ instead.
  */
 static int
 link_one(const char *const *dirs, size_t ndirs, struct slot *st, size_t i,
