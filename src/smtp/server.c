@@ -154,8 +154,10 @@ conn_free(struct smtp_conn *c)
 		event_free(c->auth_ev);
 	if (c->close_ev)
 		event_free(c->close_ev);
-	if (c->bev)
+	if (c->bev) {
+		conn_read_free(c);
 		bufferevent_free(c->bev);
+	}
 	proto_free(&c->proto);
 	log_info("conn=%s ev=disconnect", c->id);
 	free(c);
@@ -189,8 +191,10 @@ void
 conn_drop(struct smtp_conn *c)
 {
 	c->gone = 1;
-	if (c->bev)
-		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	if (c->bev) {
+		conn_reading(c, 0);
+		bufferevent_disable(c->bev, EV_WRITE);
+	}
 	if (c->commit == NULL && c->auth == NULL)
 		conn_reap(c);
 }
@@ -205,6 +209,7 @@ set_timeouts(struct smtp_conn *c)
 	rt.tv_sec = data ? cf->data_timeout : cf->command_timeout;
 	wt.tv_sec = cf->command_timeout;
 	bufferevent_set_timeouts(c->bev, &rt, &wt);
+	conn_read_timeout(c, &rt);
 }
 
 /*
@@ -308,7 +313,7 @@ conn_flush(struct smtp_conn *c)
 	}
 	if (c->proto.state == PS_CLOSED && !c->closing) {
 		c->closing = 1;
-		bufferevent_disable(c->bev, EV_READ);
+		conn_reading(c, 0);
 	}
 	if (c->closing && conn_close_ready(c))
 		conn_drop(c);
@@ -373,7 +378,7 @@ commit_cb(struct commit_req *r)
 
 	commit_finish(c, r);
 	if (!c->gone && !c->closing) {
-		bufferevent_enable(c->bev, EV_READ);
+		conn_reading(c, 1);
 		conn_process(c);
 	}
 }
@@ -423,7 +428,7 @@ commit_begin(struct smtp_conn *c)
 		commit_finish(c, r);
 		return;
 	}
-	bufferevent_disable(c->bev, EV_READ);
+	conn_reading(c, 0);
 	commit_submit(c->srv->pool, r);
 }
 
@@ -490,7 +495,7 @@ conn_process(struct smtp_conn *c)
 
 		if (evbuffer_get_length(out) + c->proto.out.len >= WRITE_HIGH) {
 			/* the client is not reading: stop until it does */
-			bufferevent_disable(c->bev, EV_READ);
+			conn_reading(c, 0);
 			break;
 		}
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
@@ -554,16 +559,18 @@ write_cb(struct bufferevent *bev, void *arg)
 	/* output drained: resume input if we had paused for it */
 	if (c->commit == NULL && c->auth == NULL && !c->gone &&
 	    !c->handshaking) {
-		bufferevent_enable(c->bev, EV_READ);
+		conn_reading(c, 1);
 		conn_process(c);
 	}
 }
 
-static void
-event_cb(struct bufferevent *bev, short what, void *arg)
+/*
+ * conn_event - a connection event, from the bufferevent or, for a plain
+ * session's reads, from server_read.c in the bufferevent's terms
+ */
+void
+conn_event(struct smtp_conn *c, short what)
 {
-	struct smtp_conn *c = arg;
-
 	if (what & BEV_EVENT_CONNECTED) {
 		server_tls_connected(c);
 		return;
@@ -578,7 +585,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		 * timeout guards a client that stops reading */
 		if ((what & BEV_EVENT_READING) && !c->closing &&
 		    conn_unsent(c) > 0) {
-			bufferevent_enable(c->bev, EV_READ);
+			conn_reading(c, 1);
 			return;
 		}
 		if ((what & BEV_EVENT_READING) && !c->closing &&
@@ -605,6 +612,12 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	conn_event(arg, what);
+}
+
 /* conn_set_callbacks - attach our callbacks to c->bev (also after STARTTLS) */
 void
 conn_set_callbacks(struct smtp_conn *c)
@@ -612,7 +625,8 @@ conn_set_callbacks(struct smtp_conn *c)
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH);
 	set_timeouts(c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(c->bev, EV_WRITE);
+	conn_reading(c, 1);
 }
 
 /* ---- accepting ---- */
@@ -713,6 +727,10 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		close(fd);
+		conn_drop(c);
+		return;
+	}
+	if (conn_read_init(c, fd) < 0) {
 		conn_drop(c);
 		return;
 	}

@@ -85,7 +85,7 @@ delay_cb(evutil_socket_t fd, short what, void *arg)
 	proto_auth_done(&c->proto, 0);
 	conn_flush(c);
 	if (!c->gone && !c->closing) {
-		bufferevent_enable(c->bev, EV_READ);
+		conn_reading(c, 1);
 		conn_process(c);
 	}
 }
@@ -123,7 +123,7 @@ auth_done(struct pool_job *job)
 		c->auth = NULL;
 		proto_auth_done(&c->proto, 1);
 		conn_flush(c);
-		bufferevent_enable(c->bev, EV_READ);
+		conn_reading(c, 1);
 		conn_process(c);
 		return;
 	}
@@ -172,6 +172,6 @@ server_auth_begin(struct smtp_conn *c)
 	j->job.work = auth_work;
 	j->job.done = auth_done;
 	c->auth = j;
-	bufferevent_disable(c->bev, EV_READ);
+	conn_reading(c, 0);
 	pool_submit(s->pool, &j->job);
 }

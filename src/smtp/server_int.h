@@ -7,6 +7,7 @@
 #define TERN_SERVER_INT_H
 
 #include <stdint.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include <event2/bufferevent.h>
@@ -46,6 +47,11 @@ struct listener {
 struct smtp_conn {
 	struct server *srv;
 	struct bufferevent *bev;
+	struct event *rev;         /* plain sessions: reads (server_read.c) */
+	struct evbuffer_cb_entry *rev_cb;
+	struct timeval read_tv;    /* its timeout */
+	int rev_on;                /* reading wanted */
+	int read_full;             /* paused: READ_HIGH bytes unread */
 	struct proto proto;
 	char id[16];
 	struct peer *peer;         /* its address's entry (never NULL) */
@@ -103,8 +109,15 @@ void conn_flush(struct smtp_conn *c);
 void conn_drop(struct smtp_conn *c);
 void conn_reap(struct smtp_conn *c);
 void conn_set_callbacks(struct smtp_conn *c);
+void conn_event(struct smtp_conn *c, short what);
 struct peer *peer_get(struct server *s, const char *ip);
 void peer_release(struct server *s, struct peer *e);
+
+/* server_read.c */
+int conn_read_init(struct smtp_conn *c, evutil_socket_t fd);
+void conn_read_free(struct smtp_conn *c);
+void conn_reading(struct smtp_conn *c, int on);
+void conn_read_timeout(struct smtp_conn *c, const struct timeval *tv);
 
 /* server_tls.c */
 int server_load_tls(struct server *s, int strict, SSL_CTX **out, char *err,

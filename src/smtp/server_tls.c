@@ -74,6 +74,9 @@ server_starttls(struct smtp_conn *c)
 		    c->id, c->proto.client_ip, junk);
 		evbuffer_drain(in, junk);
 	}
+	/* from now on the TLS filter reads, through the socket's bufferevent */
+	conn_read_free(c);
+	bufferevent_enable(c->bev, EV_READ);
 	ssl = SSL_new(s->tls);
 	tb = ssl ? bufferevent_openssl_filter_new(s->base, c->bev, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
