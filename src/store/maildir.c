@@ -454,6 +454,21 @@ write_file(const char *path, const struct iovec *iov, int iovcnt,
 }
 
 /*
+ * Another process made s->name in dir/new (EEXIST): pick a new name and
+ * its path dst, at most MAILDIR_LINK_TRIES times in all (*tries).
+ */
+static int
+pick_anew(char *dst, size_t cap, const char *dir, struct slot *s,
+    const char *qid, size_t total, int *tries)
+{
+	if (++*tries >= MAILDIR_LINK_TRIES)
+		return -1; /* errno is still EEXIST */
+	if (maildir_unique_name(s->name, sizeof(s->name), qid, total) < 0)
+		return -1;
+	return fs_path(dst, cap, dir, "new", s->name);
+}
+
+/*
  * Link the message into dirs[i]/new, from the first tmp copy on the same
  * filesystem; make a copy in dirs[i]/tmp when every link says EXDEV. With
  * one mailbox the tmp file is renamed into new/ instead.
@@ -483,13 +498,8 @@ link_one(const char *const *dirs, size_t ndirs, struct slot *st, size_t i,
 		    RENAME_NOREPLACE) < 0) {
 			if (errno == EINVAL)
 				goto again;
-			if (errno != EEXIST || ++tries >= MAILDIR_LINK_TRIES)
-				return -1;
-			/* another process made this name: pick anew */
-			if (maildir_unique_name(st[0].name, sizeof(st[0].name),
-			    qid, total) < 0 ||
-			    fs_path(dst, sizeof(dst), dirs[0], "new",
-			    st[0].name) < 0)
+			if (errno != EEXIST || pick_anew(dst, sizeof(dst),
+			    dirs[0], &st[0], qid, total, &tries) < 0)
 				return -1;
 		}
 		st[0].linked = 1;
@@ -507,13 +517,8 @@ again:
 			return 0;
 		}
 		if (errno == EEXIST) {
-			/* another process made this name: pick anew */
-			if (++tries >= MAILDIR_LINK_TRIES)
-				return -1;
-			if (maildir_unique_name(st[i].name, sizeof(st[i].name),
-			    qid, total) < 0 ||
-			    fs_path(dst, sizeof(dst), dirs[i], "new",
-			    st[i].name) < 0)
+			if (pick_anew(dst, sizeof(dst), dirs[i], &st[i], qid,
+			    total, &tries) < 0)
 				return -1;
 			goto again;
 		}

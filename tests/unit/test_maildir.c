@@ -324,7 +324,7 @@ test_removed_maildir_recreated(void **state)
 	check_count(mbox, "new", 1);
 	check_count(mbox, "cur", 0);
 	check_count(mbox, "tmp", 0);
-	/* only new/ gone: the link fails, and the retry makes it again */
+	/* only new/ gone: the rename fails, and the retry makes it again */
 	CHECK_INT("rename away", rename(mbox, moved), 0);
 	CHECK_INT("mkdir", mkdir(mbox, 0700), 0);
 	join(moved, sizeof(moved), mbox, "tmp");
