@@ -51,7 +51,6 @@ struct smtp_conn {
 	struct evbuffer_cb_entry *rev_cb;
 	struct timeval read_tv;    /* its timeout */
 	int rev_on;                /* reading wanted */
-	int read_full;             /* paused: READ_HIGH bytes unread */
 	struct proto proto;
 	char id[16];
 	struct peer *peer;         /* its address's entry (never NULL) */

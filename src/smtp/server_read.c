@@ -27,7 +27,8 @@
 static void
 rev_apply(struct smtp_conn *c)
 {
-	if (c->rev_on && !c->read_full)
+	if (c->rev_on &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) < READ_HIGH)
 		event_add(c->rev, &c->read_tv);
 	else
 		event_del(c->rev);
@@ -37,13 +38,8 @@ rev_apply(struct smtp_conn *c)
 static void
 input_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
 {
-	struct smtp_conn *c = arg;
-
-	if (c->read_full && info->n_deleted > 0 &&
-	    evbuffer_get_length(in) < READ_HIGH) {
-		c->read_full = 0;
-		rev_apply(c);
-	}
+	if (info->orig_size >= READ_HIGH && evbuffer_get_length(in) < READ_HIGH)
+		rev_apply(arg);
 }
 
 /* what a bufferevent reports on EOF, error and timeout, the same way */
@@ -70,8 +66,7 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (evbuffer_get_length(in) >= READ_HIGH) {
-		c->read_full = 1;
-		rev_apply(c);
+		rev_apply(c); /* paused until input_cb */
 		return;
 	}
 	/* a socket bufferevent keeps its input's end frozen but to itself */
@@ -138,7 +133,7 @@ conn_read_free(struct smtp_conn *c)
 	event_free(c->rev);
 	c->rev = NULL;
 	c->rev_cb = NULL;
-	c->rev_on = c->read_full = 0;
+	c->rev_on = 0;
 }
 
 /* conn_reading - read the client's input (on) or stop */
