@@ -283,7 +283,8 @@ write_now(struct smtp_conn *c, const char *p, size_t n)
 {
 	ssize_t w;
 
-	if (c->handshaking || bufferevent_openssl_get_ssl(c->bev) != NULL ||
+	/* c->rev: a plain session, not (or not yet) TLS; see server_read.c */
+	if (c->rev == NULL ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		return 0;
 	do {
