@@ -21,6 +21,12 @@
  */
 extern int maildir_fault_errno;
 
+/*
+ * For tests: when non-zero, deliveries write their copies into tmp/ as on
+ * a filesystem without O_TMPFILE.
+ */
+extern int maildir_no_tmpfile;
+
 int maildir_create(const char *dir);
 int maildir_deliver(const char *const *dirs, size_t ndirs,
     const struct iovec *iov, int iovcnt, const char *qid, int do_fsync);

@@ -345,10 +345,11 @@ def test_free_space_is_watched_while_running(disk, ternd_factory):
 
 
 def test_no_free_inodes_is_452(disk, ternd_factory):
-    """Plenty of bytes but no inode: ENOSPC when the tmp/ file is created,
-    and (tmpfs counts every hard link against nr_inodes) when the second
-    mailbox's link is made, after the first one's: that link must go
-    again, so that nothing is visible."""
+    """Plenty of bytes but no inode: ENOSPC when the message's unnamed
+    file is created, and when the second mailbox's link is made, after the
+    first one's: that link must go again, so that nothing is visible.
+    tmpfs takes an inode for the unnamed (O_TMPFILE) file, none for its
+    first link and one for every further link."""
     disk.mount("size=1m,nr_inodes=64")
     t = start_on(ternd_factory, disk)
     fill = disk.path / "fill"
@@ -358,13 +359,12 @@ def test_no_free_inodes_is_452(disk, ternd_factory):
         (fill / str(n)).touch()
         n += 1
     s = Session(t).ehlo()
-    # no inode for tmp/tern-<qid>
+    # no inode for the file
     msg = message("no-inode")
     assert s.send(["team@example.test"], msg) == (452, "4.3.1")
-    # an inode for the tmp/ file and for alice's link, none for bob's
+    # an inode for the file (and so alice's link), none for bob's link
     (fill / "0").unlink()
-    (fill / "1").unlink()
-    assert disk.free_inodes() == 2
+    assert disk.free_inodes() == 1
     msg2 = message("no-inode-for-link")
     assert s.send(["team@example.test"], msg2) == (452, "4.3.1")
     fails = commit_failures(t)
@@ -372,10 +372,10 @@ def test_no_free_inodes_is_452(disk, ternd_factory):
     assert all('error="No space left on device" code=452 esc=4.3.1' in f
                for f in fails), fails
     assert disk.files() == {}
-    assert disk.free_inodes() == 2
+    assert disk.free_inodes() == 1
     assert s.cmd("NOOP") == (250, "2.0.0")
-    # one more: tmp/ file + two links
-    (fill / "2").unlink()
+    # one more: the file with alice's link, and bob's link
+    (fill / "1").unlink()
     again = message("inode-back")
     assert s.send(["team@example.test"], again) == (250, "2.0.0")
     s.close()
@@ -425,7 +425,7 @@ def test_read_only_file_system_is_451(disk, ternd_factory, mode):
 
 
 def test_file_size_limit_mid_write_is_451(ternd):
-    """RLIMIT_FSIZE stops writev part way through the tmp/ file (EFBIG):
+    """RLIMIT_FSIZE stops writev part way through the message file (EFBIG):
     any write error that is not a full disk is 451 4.3.0, and the partial
     file is gone. Runs on the normal Maildir root; needs only prlimit."""
     if shutil.which("prlimit") is None:

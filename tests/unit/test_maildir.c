@@ -2,7 +2,9 @@
  * test_maildir - Maildir delivery under a fresh mkdtemp directory per
  * test: names, byte-exact contents, hard links across mailboxes, copies
  * across filesystems, all-or-nothing failure (fault injection, EACCES)
- * and the tmp/ sweep.
+ * and the tmp/ sweep. Every test runs twice: with unnamed copies
+ * (O_TMPFILE, the default) and with copies in tmp/ (maildir_no_tmpfile),
+ * the way taken on a filesystem without O_TMPFILE.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,6 +45,7 @@
 struct fixture {
 	char root[64];
 	char shm[64]; /* second filesystem, or "" */
+	int fds;      /* descriptors open at setup */
 };
 
 static const char *
@@ -86,6 +89,22 @@ rm_rf(const char *path)
 }
 
 static int
+open_fds(void)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -104,6 +123,7 @@ setup(void **state)
 		f->shm[0] = '\0';
 	}
 	maildir_fault_errno = 0;
+	f->fds = open_fds();
 	*state = f;
 	return 0;
 }
@@ -112,8 +132,14 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
+	int fds = open_fds();
 
 	maildir_fault_errno = 0;
+	if (fds != f->fds) {
+		/* a delivery left a copy's descriptor open */
+		fprintf(stderr, "descriptors: got %d, want %d\n", fds, f->fds);
+		return -1;
+	}
 	rm_rf(f->root);
 	if (f->shm[0] != '\0')
 		rm_rf(f->shm);
@@ -591,7 +617,10 @@ test_bad_arguments(void **state)
 	    EINVAL);
 }
 
-/* A stale tmp file with our name is not ours to remove: EEXIST, untouched. */
+/*
+ * A stale tmp file with our name is not ours to remove: EEXIST, untouched
+ * (unnamed copies never go near tmp/, so there the delivery succeeds).
+ */
 static void
 test_stale_tmp_file(void **state)
 {
@@ -605,10 +634,17 @@ test_stale_tmp_file(void **state)
 	assert_int_equal(maildir_create(mbox), 0);
 	join(path, sizeof(path), mbox, "tmp/tern-S1");
 	close(open(path, O_CREAT | O_WRONLY, 0600));
-	CHECK_ERR("deliver", maildir_deliver(dirs, 1, &iov, 1, "S1", 1),
-	    EEXIST);
+	if (maildir_no_tmpfile) {
+		CHECK_ERR("deliver", maildir_deliver(dirs, 1, &iov, 1, "S1",
+		    1), EEXIST);
+		check_count(mbox, "new", 0);
+	} else {
+		CHECK_INT("deliver", maildir_deliver(dirs, 1, &iov, 1, "S1",
+		    1), 0);
+		check_count(mbox, "new", 1);
+	}
 	CHECK_INT("stale file kept", stat(path, &st), 0);
-	check_count(mbox, "new", 0);
+	check_count(mbox, "tmp", 1);
 }
 
 static void
@@ -636,14 +672,16 @@ test_unwritable(void **state)
 		check_count(mb[i], "new", 0);
 		check_count(mb[i], "tmp", 0);
 	}
-	/* tmp/ of the first mailbox refuses the file */
+	/* the first mailbox refuses the copy, in new/ or in tmp/ */
 	chmod(path, 0700);
-	join(path, sizeof(path), mb[0], "tmp");
+	join(path, sizeof(path), mb[0], maildir_no_tmpfile ? "tmp" : "new");
 	assert_int_equal(chmod(path, 0500), 0);
-	CHECK_ERR("tmp/ read-only", maildir_deliver(dirs, 3, &iov, 1, "P2", 1),
+	CHECK_ERR("copy refused", maildir_deliver(dirs, 3, &iov, 1, "P2", 1),
 	    EACCES);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++) {
 		check_count(mb[i], "new", 0);
+		check_count(mb[i], "tmp", 0);
+	}
 	/* a parent that cannot hold a new Maildir */
 	join(path, sizeof(path), f->root, "ro");
 	assert_int_equal(mkdir(path, 0500), 0);
@@ -809,7 +847,14 @@ main(void)
 		    teardown),
 	};
 
+	int failed;
+
 	if (getenv(HOST_CHILD_ENV) != NULL)
 		return host_child();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	failed = cmocka_run_group_tests_name("unnamed copies", tests, NULL,
+	    NULL);
+	maildir_no_tmpfile = 1;
+	failed += cmocka_run_group_tests_name("copies in tmp/", tests, NULL,
+	    NULL);
+	return failed;
 }
