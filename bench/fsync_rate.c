@@ -13,7 +13,10 @@
  * SECONDS or until MAX chains in total. With -u both fsyncs are left out:
  * the file-system work alone, the ceiling for unsafe_no_fsync. Prints one
  * JSON line:
- *   {"threads":T,"ops":N,"seconds":S,"rate":R,"p50_ms":..,"p99_ms":..}
+ *   {"threads":T,"ops":N,"seconds":S,"rate":R,"p50_ms":..,"p99_ms":..,
+ *    "cpu_ms":..}
+ * where cpu_ms is the process's user + system CPU time per chain: what
+ * the disk path costs in CPU before any SMTP.
  * The files are removed afterwards, unless -k keeps them: on ext4 without
  * a journal, freshly deleted inodes slow down every inode allocation for
  * a minute or more (recently_deleted()), so a caller that measures again
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -125,7 +129,8 @@ main(int argc, char **argv)
 {
 	int threads = 1, ch, i;
 	struct worker *w;
-	double t0, el, *all;
+	struct rusage ru;
+	double t0, el, *all, cpu;
 	long total = 0, nl = 0, k;
 	char path[4096];
 
@@ -174,6 +179,9 @@ main(int argc, char **argv)
 	for (i = 0; i < threads; i++)
 		pthread_join(w[i].th, NULL);
 	el = now() - t0;
+	getrusage(RUSAGE_SELF, &ru);
+	cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 
 	for (i = 0; i < threads; i++)
 		total += w[i].n;
@@ -191,9 +199,10 @@ main(int argc, char **argv)
 		}
 	}
 	printf("{\"threads\":%d,\"bytes\":%zu,\"ops\":%ld,\"seconds\":%.3f,"
-	    "\"rate\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f}\n", threads, bytes,
-	    total, el, el > 0 ? (double)total / el : 0.0,
+	    "\"rate\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"cpu_ms\":%.4f}\n",
+	    threads, bytes, total, el, el > 0 ? (double)total / el : 0.0,
 	    nl ? all[nl / 2] * 1e3 : 0.0,
-	    nl ? all[(long)((double)nl * 0.99)] * 1e3 : 0.0);
+	    nl ? all[(long)((double)nl * 0.99)] * 1e3 : 0.0,
+	    total ? cpu * 1e3 / (double)total : 0.0);
 	return 0;
 }
