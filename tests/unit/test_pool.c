@@ -2,7 +2,8 @@
  * test_pool - the worker pool on a real libevent loop: every job's work()
  * runs once on a worker, its done() once on the loop thread; pending
  * counts back to zero; pool_free() finishes queued jobs, including ones
- * submitted by done() meanwhile. Meant to run under TSan as well.
+ * submitted by done() meanwhile; every queued job wakes a worker, and the
+ * worker idle last is the one woken. Meant to run under TSan as well.
  *
  * Worker-side code only records what it saw; all checks run on the main
  * thread, since cmocka's asserts are not thread-safe.
@@ -39,6 +40,8 @@ struct tjob {
 	unsigned done_seq;
 	unsigned resubmit;    /* done() submits the job again this often */
 	unsigned sleep_us;    /* in work() */
+	pthread_t worker;     /* the thread that ran work() */
+	pthread_barrier_t *meet; /* work() waits here for the others */
 };
 
 struct ctx {
@@ -58,7 +61,10 @@ job_work(struct pool_job *pj)
 	struct ctx *c = j->ctx;
 
 	j->work_runs++;
+	j->worker = pthread_self();
 	j->work_on_loop = pthread_equal(pthread_self(), c->loop_thread);
+	if (j->meet != NULL)
+		pthread_barrier_wait(j->meet);
 	pthread_mutex_lock(&c->seq_lock);
 	j->work_seq = c->work_seq++;
 	pthread_mutex_unlock(&c->seq_lock);
@@ -316,6 +322,70 @@ test_idle_pool_and_reuse(void **state)
 	pool_free(NULL);
 }
 
+/*
+ * Every queued job wakes an idle worker of its own: n jobs that each wait
+ * in work() until all n are running there finish only if n workers run
+ * them at once (a lost wake-up shows as the loop's 60 s guard failing).
+ */
+static void
+test_all_workers_woken(void **state)
+{
+	struct ctx c;
+	struct tjob *jobs;
+	pthread_barrier_t meet;
+	unsigned i, round, n = 8;
+
+	(void)state;
+	ctx_init(&c, n);
+	jobs = make_jobs(&c, n);
+	pthread_barrier_init(&meet, NULL, n);
+	for (round = 1; round <= 3; round++) {
+		c.want_done = c.ndone + n;
+		for (i = 0; i < n; i++) {
+			jobs[i].meet = &meet;
+			pool_submit(c.pool, &jobs[i].job);
+		}
+		run_loop(&c);
+		check_jobs(jobs, n, round);
+	}
+	ctx_free(&c);
+	pthread_barrier_destroy(&meet);
+	free(jobs);
+}
+
+/*
+ * Jobs one at a time go to the worker idle last, the one that ran the job
+ * before, not to each of the 8 in turn. A job submitted before its worker
+ * is back on the idle stack goes to another, so each attempt leaves the
+ * worker 20 ms to get there, and one of three attempts must see a single
+ * thread run all ten jobs.
+ */
+static void
+test_last_idle_worker_first(void **state)
+{
+	struct timespec gap = { 0, 20 * 1000 * 1000 };
+	struct ctx c;
+	struct tjob *jobs;
+	unsigned i, attempt, same = 0;
+
+	(void)state;
+	ctx_init(&c, 8);
+	jobs = make_jobs(&c, 10);
+	for (attempt = 0; attempt < 3 && same != 10; attempt++) {
+		for (i = 0, same = 0; i < 10; i++) {
+			nanosleep(&gap, NULL);
+			c.want_done = c.ndone + 1;
+			pool_submit(c.pool, &jobs[i].job);
+			run_loop(&c);
+			if (pthread_equal(jobs[i].worker, jobs[0].worker))
+				same++;
+		}
+	}
+	CHECK_INT("jobs on the first job's worker", same, 10);
+	ctx_free(&c);
+	free(jobs);
+}
+
 static void
 test_new_errors(void **state)
 {
@@ -338,6 +408,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_run_jobs),
 		cmocka_unit_test(test_fifo),
+		cmocka_unit_test(test_all_workers_woken),
+		cmocka_unit_test(test_last_idle_worker_first),
 		cmocka_unit_test(test_resubmit_from_done),
 		cmocka_unit_test(test_free_with_queued_jobs),
 		cmocka_unit_test(test_idle_pool_and_reuse),
