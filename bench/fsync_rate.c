@@ -4,13 +4,17 @@
  * that fsyncs can acknowledge.
  *
  *   fsync_rate -d DIR [-t THREADS] [-s SECONDS] [-n MAX] [-b BYTES] [-u]
- *              [-k]
+ *              [-k] [-x]
  *
  * Each thread repeats the chain a durable Maildir delivery needs:
  *   open(tmp/N, O_CREAT|O_EXCL) + write BYTES + fsync + close,
  *   rename(tmp/N, new/N), fsync(new/)
  * in one shared tmp/ and new/ (one mailbox, as the benchmark's), for
- * SECONDS or until MAX chains in total. With -u both fsyncs are left out:
+ * SECONDS or until MAX chains in total. With -x the chain is ternd's
+ * own instead (the file has no name until it is synced):
+ *   open(new/, O_TMPFILE) + write BYTES + fsync,
+ *   linkat(/proc/self/fd/N, new/N), close, fsync(new/)
+ * With -u both fsyncs are left out:
  * the file-system work alone, the ceiling for unsafe_no_fsync. Prints one
  * JSON line:
  *   {"threads":T,"ops":N,"seconds":S,"rate":R,"p50_ms":..,"p99_ms":..,
@@ -42,6 +46,7 @@ static int sync_on = 1;
 static int keep_files;
 static long max_ops = 200000;
 static size_t bytes = 1024;
+static int unnamed; /* -x */
 static char *payload;
 static atomic_long ops_done;
 static atomic_int failed;
@@ -90,16 +95,24 @@ run(void *arg)
 		t0 = now();
 		snprintf(tmp, sizeof(tmp), "%s/tmp/f%d.%ld", dir, w->id, w->n);
 		snprintf(new, sizeof(new), "%s/new/f%d.%ld", dir, w->id, w->n);
-		fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		fd = unnamed ? open(newdir, O_TMPFILE | O_WRONLY | O_CLOEXEC,
+		    0600) : open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+		    0600);
 		if (fd < 0)
-			die(tmp);
+			die(unnamed ? newdir : tmp);
 		if (write(fd, payload, bytes) != (ssize_t)bytes)
 			die("write");
 		if (sync_on && fsync(fd) < 0)
 			die("fsync");
+		if (unnamed) {
+			snprintf(tmp, sizeof(tmp), "/proc/self/fd/%d", fd);
+			if (linkat(AT_FDCWD, tmp, AT_FDCWD, new,
+			    AT_SYMLINK_FOLLOW) < 0)
+				die("linkat");
+		}
 		if (close(fd) < 0)
 			die("close");
-		if (rename(tmp, new) < 0)
+		if (!unnamed && rename(tmp, new) < 0)
 			die("rename");
 		if (sync_on) {
 			dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -134,7 +147,7 @@ main(int argc, char **argv)
 	long total = 0, nl = 0, k;
 	char path[4096];
 
-	while ((ch = getopt(argc, argv, "d:t:s:n:b:uk")) != -1) {
+	while ((ch = getopt(argc, argv, "d:t:s:n:b:ukx")) != -1) {
 		switch (ch) {
 		case 'd': dir = optarg; break;
 		case 't': threads = atoi(optarg); break;
@@ -143,9 +156,10 @@ main(int argc, char **argv)
 		case 'b': bytes = (size_t)atol(optarg); break;
 		case 'u': sync_on = 0; break;
 		case 'k': keep_files = 1; break;
+		case 'x': unnamed = 1; break;
 		default:
 			fprintf(stderr, "usage: fsync_rate -d DIR [-t THREADS] "
-			    "[-s SECONDS] [-n MAX] [-b BYTES] [-u] [-k]\n");
+			    "[-s SECONDS] [-n MAX] [-b BYTES] [-u] [-k] [-x]\n");
 			return 2;
 		}
 	}
